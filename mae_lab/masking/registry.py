@@ -1,0 +1,184 @@
+"""One place to find every mask strategy by name.
+
+Each strategy module registers a function with :func:`register`.  The function gets the
+batch size, the patch grid, the exact number of patches to hide and a CPU
+``torch.Generator``, and returns a bool ``[B, N]`` tensor (True = hidden) or a ready
+:class:`~mae_lab.masking.base.Mask`.  :func:`make_mask` checks the inputs, calls it,
+checks that exactly ``round(N * ratio)`` patches are hidden in every sample, and wraps the
+result in a :class:`Mask`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from .base import Mask, make_generator, num_hidden_for
+
+__all__ = ["MaskerInfo", "register", "make_mask", "list_maskers", "get_masker"]
+
+
+@dataclass(frozen=True)
+class MaskerInfo:
+    """What a strategy is: its name, the paper it comes from, its idea in one line, its options."""
+
+    name: str
+    paper: str
+    idea: str
+    fn: Callable[..., Any] = field(repr=False)
+    default_ratio: float = 0.75
+    options: dict[str, Any] = field(default_factory=dict)
+    needs_scores: bool = False
+    grid_dims: int = 2  # 2 for (h, w) grids, 3 for (T, h, w) tubes
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"<masker {self.name!r} ({self.paper}): {self.idea} [ratio={self.default_ratio}{', ' + opts if opts else ''}]>"
+
+
+_REGISTRY: dict[str, MaskerInfo] = {}
+
+
+def register(
+    name: str,
+    *,
+    paper: str,
+    idea: str,
+    default_ratio: float = 0.75,
+    needs_scores: bool = False,
+    grid_dims: int = 2,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: add a strategy function to the registry under ``name``.
+
+    The function's keyword-only arguments with defaults become the strategy's options
+    (shown by widgets and :func:`list_maskers`).
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(fn)
+        options = {
+            p.name: p.default
+            for p in signature.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty
+        }
+        _REGISTRY[name] = MaskerInfo(
+            name=name,
+            paper=paper,
+            idea=idea,
+            fn=fn,
+            default_ratio=default_ratio,
+            options=options,
+            needs_scores=needs_scores,
+            grid_dims=grid_dims,
+        )
+        return fn
+
+    return decorator
+
+
+def list_maskers() -> list[MaskerInfo]:
+    """Every registered strategy, in registration order."""
+    return list(_REGISTRY.values())
+
+
+def get_masker(name: str) -> MaskerInfo:
+    """The :class:`MaskerInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise KeyError(f"unknown mask strategy {name!r}.{hint} Known strategies: {', '.join(_REGISTRY)}.")
+
+
+def _normalise_grid(grid: Any, dims: int, name: str) -> tuple[int, ...]:
+    if isinstance(grid, int):
+        grid = (grid,) * dims
+    try:
+        grid = tuple(int(g) for g in grid)
+    except TypeError:
+        raise ValueError(f"grid must be a tuple of {dims} ints, got {grid!r}") from None
+    if len(grid) != dims:
+        shape = "(T, h, w)" if dims == 3 else "(h, w)"
+        raise ValueError(f"strategy {name!r} expects a grid {shape}, got {grid}")
+    if any(g <= 0 for g in grid):
+        raise ValueError(f"grid sides must be positive, got {grid}")
+    return grid
+
+
+def make_mask(
+    name: str,
+    batch_size: int,
+    grid: int | tuple[int, ...] = (14, 14),
+    ratio: float | None = None,
+    seed: int | None = None,
+    generator: torch.Generator | None = None,
+    **options: Any,
+) -> Mask:
+    """Draw a mask with the strategy ``name``.
+
+    Args:
+        name: a strategy from :func:`list_maskers` (``"random"``, ``"block"``, ...).
+        batch_size: ``B``, how many masks to draw (one per sample).
+        grid: patches per side, ``(h, w)`` (``(T, h, w)`` for ``tube``).
+        ratio: fraction of patches to hide, in ``[0, 1)``; the strategy's default when None.
+        seed: makes the draw reproducible (same seed, same mask, on any device).
+        generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.
+        **options: the strategy's own options (e.g. ``color="green"`` for ``noise``,
+            ``scores=`` for the guided strategies).
+
+    Returns:
+        A :class:`Mask` whose ``hidden`` is ``[B, N]`` with exactly ``round(N * ratio)``
+        True values in every row.
+    """
+    info = get_masker(name)
+    grid = _normalise_grid(grid, info.grid_dims, name)
+    num_patches = 1
+    for side in grid:
+        num_patches *= side
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    ratio = info.default_ratio if ratio is None else ratio
+    num_hidden = num_hidden_for(num_patches, ratio)
+    unknown = set(options) - set(info.options) - ({"scores"} if info.needs_scores else set())
+    if unknown:
+        known = sorted(info.options) + (["scores"] if info.needs_scores else [])
+        raise TypeError(
+            f"strategy {name!r} has no option(s) {sorted(unknown)}; its options are {known or 'none'}"
+        )
+    if info.needs_scores:
+        options["scores"] = _check_scores(options.get("scores"), int(batch_size), num_patches, name)
+    gen = make_generator(seed, generator)
+    result = info.fn(int(batch_size), grid, num_hidden, gen, **options)
+    mask = result if isinstance(result, Mask) else Mask.from_hidden(result, grid=grid, strategy=name)
+    counts = mask.hidden.sum(dim=1)
+    if mask.hidden.shape != (int(batch_size), num_patches) or not bool((counts == num_hidden).all()):
+        raise RuntimeError(
+            f"strategy {name!r} returned a mask of shape {tuple(mask.hidden.shape)} hiding {counts.tolist()} "
+            f"patches; expected [{batch_size}, {num_patches}] hiding {num_hidden} each (this is a bug)"
+        )
+    if mask.strategy != name or mask.grid != grid:
+        mask = Mask(mask.hidden, mask.ids_keep, mask.ids_restore, mask.ids_shuffle, grid=grid, strategy=name)
+    return mask
+
+
+def _check_scores(scores: Any, batch_size: int, num_patches: int, name: str) -> torch.Tensor:
+    if scores is None:
+        raise ValueError(
+            f"strategy {name!r} is guided: pass scores= as a float tensor [B, N] = [{batch_size}, {num_patches}] "
+            "(e.g. the class-token attention of each patch, or a predicted per-patch loss)"
+        )
+    scores = torch.as_tensor(scores, dtype=torch.float32).detach().cpu()
+    if scores.ndim == 1 and scores.shape[0] == num_patches:
+        scores = scores.unsqueeze(0).expand(batch_size, num_patches)
+    if tuple(scores.shape) != (batch_size, num_patches):
+        raise ValueError(
+            f"scores for strategy {name!r} must have shape [B, N] = [{batch_size}, {num_patches}], "
+            f"got {list(scores.shape)}"
+        )
+    if not bool(torch.isfinite(scores).all()):
+        raise ValueError(f"scores for strategy {name!r} contain NaN or inf")
+    return scores

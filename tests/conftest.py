@@ -1,0 +1,20 @@
+"""Shared test set-up: a headless matplotlib backend, few threads, quiet progress bars."""
+
+import os
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("MAE_LAB_SMOKE", "1")
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def seed() -> int:
+    return 0
