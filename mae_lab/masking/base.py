@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Mask", "num_hidden_for", "check_ratio", "make_generator", "select_top"]
+__all__ = ["Mask", "check_ratio", "invert_permutation", "make_generator", "num_hidden_for", "select_top"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Mask:
         grid: tuple[int, ...] | None = None,
         strategy: str = "custom",
         ids_shuffle: torch.Tensor | None = None,
-    ) -> "Mask":
+    ) -> Mask:
         """Build a mask from any bool ``[B, N]`` tensor with the same count per row.
 
         If ``ids_shuffle`` is given (a permutation per row whose first ``N_vis`` entries
@@ -81,9 +81,14 @@ class Mask:
             if expected != num_patches:
                 raise ValueError(f"grid {tuple(grid)} holds {expected} patches but the mask has {num_patches}")
         if ids_shuffle is None:
-            # stable sort on the hidden flag: visible (0) first, each group in patch order
-            ids_shuffle = torch.sort(hidden.to(torch.int8), dim=1, stable=True).indices  # [B, N]
-        ids_restore = torch.argsort(ids_shuffle, dim=1)  # [B, N]
+            # visible first, each group in patch order: a patch's place in the shuffled
+            # sequence is how many patches of its group come before it (no sort needed)
+            visible_place = torch.cumsum(~hidden, dim=1) - 1  # [B, N]
+            hidden_place = num_visible + torch.cumsum(hidden, dim=1) - 1  # [B, N]
+            ids_restore = torch.where(hidden, hidden_place, visible_place)  # [B, N]
+            ids_shuffle = invert_permutation(ids_restore)  # [B, N]
+        else:
+            ids_restore = invert_permutation(ids_shuffle)  # [B, N]
         ids_keep = ids_shuffle[:, :num_visible]  # [B, N_vis]
         return cls(
             hidden=hidden,
@@ -127,7 +132,7 @@ class Mask:
             raise ValueError("this mask has no grid; pass grid= when building it")
         return self.hidden.reshape(self.batch_size, *self.grid)
 
-    def to(self, device: torch.device | str) -> "Mask":
+    def to(self, device: torch.device | str) -> Mask:
         """The same mask on another device."""
         return Mask(
             hidden=self.hidden.to(device),
@@ -138,7 +143,7 @@ class Mask:
             strategy=self.strategy,
         )
 
-    def __getitem__(self, index) -> "Mask":
+    def __getitem__(self, index) -> Mask:
         """Select samples: ``mask[0]`` or ``mask[2:4]`` (the batch dimension is kept)."""
         if isinstance(index, int):
             index = slice(index, index + 1 if index != -1 else None)
@@ -181,7 +186,7 @@ def check_ratio(ratio: float, num_patches: int) -> None:
 def num_hidden_for(num_patches: int, ratio: float) -> int:
     """How many patches a ratio hides: ``round(N * ratio)`` (after :func:`check_ratio`)."""
     check_ratio(ratio, num_patches)
-    return int(round(num_patches * float(ratio)))
+    return round(num_patches * float(ratio))
 
 
 def make_generator(seed: int | None = None, generator: torch.Generator | None = None) -> torch.Generator:
@@ -194,6 +199,11 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
     if generator is not None:
         if seed is not None:
             raise ValueError("pass either seed= or generator=, not both")
+        if generator.device.type != "cpu":
+            raise ValueError(
+                f"masks are drawn on the CPU so that a seed gives the same mask on every device; got a "
+                f"generator on {generator.device}. Pass torch.Generator() (CPU) and move the mask with .to(device)"
+            )
         return generator
     gen = torch.Generator(device="cpu")
     if seed is None:
@@ -201,6 +211,14 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
     else:
         gen.manual_seed(int(seed))
     return gen
+
+
+def invert_permutation(permutation: torch.Tensor) -> torch.Tensor:
+    """The inverse of each row of ``permutation`` ``[B, N]``; equals ``argsort(permutation)`` without sorting."""
+    permutation = permutation.long()
+    batch_size, num_patches = permutation.shape
+    positions = torch.arange(num_patches, device=permutation.device).expand(batch_size, num_patches)
+    return torch.empty_like(permutation).scatter_(1, permutation, positions)  # [B, N]
 
 
 def select_top(scores: torch.Tensor, count: int) -> torch.Tensor:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .base import Mask, make_generator, num_hidden_for
 
-__all__ = ["MaskerInfo", "register", "make_mask", "list_maskers", "get_masker"]
+__all__ = ["MaskerInfo", "get_masker", "list_maskers", "make_mask", "register"]
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,10 @@ def make_mask(
         grid: patches per side, ``(h, w)`` (``(T, h, w)`` for ``tube``).
         ratio: fraction of patches to hide, in ``[0, 1)``; the strategy's default when None.
         seed: makes the draw reproducible (same seed, same mask, on any device).
-        generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.
+        generator: a CPU ``torch.Generator`` to draw from instead of ``seed``.  With
+            neither, a fresh seed comes from the OS; torch's global RNG is never used.
+            Masks are always drawn on the CPU, so a seed gives the same mask whatever
+            device the model runs on: move the result with ``mask.to(device)``.
         **options: the strategy's own options (e.g. ``color="green"`` for ``noise``,
             ``scores=`` for the guided strategies).
 
