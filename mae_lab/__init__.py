@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from . import utils  # noqa: F401  (notebooks call mae_lab.utils.smoke_mode())
 from .masking import Mask, list_maskers, make_mask
 from .patches import patchify, unpatchify
 
