@@ -27,13 +27,20 @@ from .patches import patchify as _reference_patchify
 __all__ = [
     "CheckResult",
     "check_patchify",
+    "check_token_count",
     "check_num_visible",
     "check_random_masking",
     "check_masked_loss",
     "check_norm_pixels",
+    "check_mean_baseline",
     "check_lr_scaling",
+    "check_warmup_cosine",
     "check_knn_vote",
     "check_rollout",
+    "check_attention_distance",
+    "check_hog_bins",
+    "check_fft_target",
+    "check_cosine_schedule",
     "check_sequence_masking",
     "check_prediction",
     "PREDICTIONS",
@@ -141,6 +148,41 @@ def check_patchify(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResu
     if torch.allclose(result.float().sort(dim=-1).values, expected.sort(dim=-1).values):
         return _fail(name, "each token holds the right pixels but in the wrong order; check the permute before the reshape.")
     return _fail(name, "the shape is right but the values are not the patches; reshape to [B, C, h, p, w, p] first.")
+
+
+def check_token_count(fn: Callable[[int, int, int, int], Any]) -> CheckResult:
+    """Exercise: ``fn(height, width, patch_size, channels) -> (num_tokens, values_per_token)``."""
+    name = "token count"
+    cases = [(224, 224, 16, 3), (32, 32, 4, 3), (28, 28, 7, 1), (64, 96, 8, 3)]
+    for height, width, p, channels in cases:
+        expected = ((height // p) * (width // p), p * p * channels)
+        result, failure = _call(name, fn, height, width, p, channels)
+        if failure is not None:
+            return failure
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            return _fail(name, "return two numbers: (num_tokens, values_per_token).")
+        try:
+            got = (int(result[0]), int(result[1]))
+        except (TypeError, ValueError):
+            return _fail(name, f"return two whole numbers, got {result!r}.")
+        if got == expected:
+            continue
+        case = f"for a {height}×{width} image with {channels} channel(s) and {p}-px patches"
+        if got == expected[::-1]:
+            return _fail(name, f"{case} you returned {got}: the two numbers are swapped — (num_tokens, values_per_token).")
+        if got[0] == height * width // p:
+            return _fail(name, f"{case} you got {got[0]} tokens: a patch covers p×p pixels, so divide H·W by p² "
+                         f"(= {expected[0]}).")
+        if got[0] == expected[0] + 1:
+            return _fail(name, f"{case} count only the patch tokens ({expected[0]}); the class token is added later.")
+        if got[0] != expected[0]:
+            return _fail(name, f"{case} expected (H/p)·(W/p) = {expected[0]} tokens, got {got[0]}.")
+        if got[1] == p * p:
+            return _fail(name, f"{case} each token holds every channel of its patch: p·p·C = {expected[1]}, not {got[1]}.")
+        if got[1] == p * channels:
+            return _fail(name, f"{case} a patch is p×p pixels, so a token holds p·p·C = {expected[1]} numbers.")
+        return _fail(name, f"{case} expected {expected[1]} numbers per token (p·p·C), got {got[1]}.")
+    return _ok(name, "correct — a 224×224 RGB image with 16-px patches is 196 tokens of 768 numbers (ViT-B/16).")
 
 
 # --------------------------------------------------------------------------- 02/03 masking
@@ -258,6 +300,53 @@ def check_norm_pixels(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult
     return _fail(name, "not the per-patch normalisation: (x − mean) / sqrt(var + 1e-6) over each patch's values.")
 
 
+# --------------------------------------------------------------------------- 04 reconstruction
+def check_mean_baseline(fn: Callable[[torch.Tensor, torch.Tensor], Any]) -> CheckResult:
+    """Exercise: ``fn(patches [B, N, D], hidden [B, N] bool) -> pred [B, N, D]``.
+
+    The trivial baseline: every hidden patch is predicted as the mean of the *visible*
+    patches of the same image (only the hidden rows are checked).
+    """
+    name = "mean-of-visible baseline"
+    gen = torch.Generator().manual_seed(6)
+    patches = torch.rand(3, 16, 12, generator=gen) + torch.arange(3).view(3, 1, 1)  # images differ in brightness
+    hidden = torch.zeros(3, 16, dtype=torch.bool)
+    for b in range(3):
+        hidden[b, torch.randperm(16, generator=gen)[:12]] = True  # 75 % hidden
+    visible = (~hidden).unsqueeze(-1).float()  # [B, N, 1]
+    visible_mean = (patches * visible).sum(1, keepdim=True) / visible.sum(1, keepdim=True)  # [B, 1, D]
+    expected = visible_mean.expand_as(patches)
+    result, failure = _call(name, fn, patches.clone(), hidden.clone())
+    if failure is not None:
+        return failure
+    result, failure = _as_tensor(name, result, "the prediction")
+    if failure is not None:
+        return failure
+    if result.shape != patches.shape:
+        hint = " Broadcast the mean back to every patch (e.g. .expand_as(patches))." if result.numel() < patches.numel() else ""
+        return _fail(name, f"return one prediction per patch: shape {_shape(patches)}, got {_shape(result)}.{hint}")
+    rows = hidden.unsqueeze(-1).expand_as(patches)
+    got = result.float()[rows]
+    if torch.allclose(got, expected[rows], atol=1e-5):
+        return _ok(name, "correct — each hidden patch is guessed as the average visible patch of its own image.")
+    wrong = {
+        "you averaged every patch, hidden ones included; the model cannot see the hidden ones, so neither may "
+        "the baseline": patches.mean(1, keepdim=True).expand_as(patches),
+        "you averaged the hidden patches: that peeks at the answer. Use the visible ones (~hidden)": (
+            (patches * hidden.unsqueeze(-1)).sum(1, keepdim=True) / hidden.sum(1).view(3, 1, 1)
+        ).expand_as(patches),
+        "you averaged the visible patches of the whole batch; each image needs its own mean (average over dim=1 "
+        "per image)": ((patches * visible).sum((0, 1), keepdim=True) / visible.sum()).expand_as(patches),
+        "you averaged the values inside each patch (dim=-1); average over the patches instead (dim=1)": (
+            patches.mean(-1, keepdim=True).expand_as(patches)
+        ),
+    }
+    for message, variant in wrong.items():
+        if torch.allclose(got, variant[rows], atol=1e-5):
+            return _fail(name, message + ".")
+    return _fail(name, "the hidden patches' predictions are not the mean of the visible patches of their image.")
+
+
 # --------------------------------------------------------------------------- 05 training
 def check_lr_scaling(fn: Callable[[float, int], float]) -> CheckResult:
     """Exercise: ``fn(base_lr, batch_size) -> lr`` with MAE's linear scaling rule (per 256 images)."""
@@ -268,13 +357,85 @@ def check_lr_scaling(fn: Callable[[float, int], float]) -> CheckResult:
         if failure is not None:
             return failure
         expected = base_lr * batch / 256
-        if not math.isclose(float(result), expected, rel_tol=1e-6):
+        try:
+            result = float(result)
+        except (TypeError, ValueError):
+            return _fail(name, f"return one number (the learning rate), got {type(result).__name__}.")
+        if not math.isclose(result, expected, rel_tol=1e-6):
             if math.isclose(float(result), base_lr * batch, rel_tol=1e-6):
                 return _fail(name, "you multiplied by the batch size; the rule is per 256 images: base_lr × batch / 256.")
             if math.isclose(float(result), base_lr * 256 / batch, rel_tol=1e-6):
                 return _fail(name, "upside down: a larger batch gets a larger learning rate (base_lr × batch / 256).")
             return _fail(name, f"for base_lr={base_lr}, batch={batch} expected {expected:g}, got {float(result):g}.")
     return _ok(name, "correct — MAE's recipe: 1.5e-4 × 4096 / 256 = 2.4e-3 for its batch of 4096.")
+
+
+def _warmup_cosine(progress: float, peak: float, minimum: float, warmup: float, decay_shape=None) -> float:
+    """Reference: linear warm-up from 0 to ``peak``, then ``decay_shape`` (half a cosine) down to ``minimum``."""
+    if warmup > 0 and progress < warmup:
+        return peak * progress / warmup
+    decay = (progress - warmup) / (1.0 - warmup)
+    shape = decay_shape or (lambda d: 0.5 * (1.0 + math.cos(math.pi * d)))
+    return minimum + (peak - minimum) * shape(decay)
+
+
+def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> CheckResult:
+    """Exercise: ``fn(progress, peak, minimum, warmup_fraction) -> lr``, MAE's warm-up + cosine schedule.
+
+    ``progress`` in [0, 1] is the fraction of training done. The lr climbs linearly from 0 to
+    ``peak`` during the first ``warmup_fraction`` of the run, then follows half a cosine from
+    ``peak`` down to ``minimum`` over the rest.
+    """
+    name = "warm-up + cosine schedule"
+    settings = [(1e-3, 1e-5, 0.1), (2e-3, 0.0, 0.25)]
+    cases = [(p / 20, peak, low, warm) for peak, low, warm in settings for p in range(21)]
+    answers = []
+    for progress, peak, low, warm in cases:
+        result, failure = _call(name, fn, progress, peak, low, warm)
+        if failure is not None:
+            return failure
+        try:
+            answers.append(float(result))
+        except (TypeError, ValueError):
+            return _fail(name, f"return one number (the learning rate), got {type(result).__name__}.")
+
+    def same(rule) -> bool:
+        return all(math.isclose(a, rule(*case), rel_tol=1e-6, abs_tol=1e-12) for a, case in zip(answers, cases))
+
+    def cosine(p, peak, low, warm):
+        return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * p))
+
+    if same(_warmup_cosine):
+        return _ok(name, "correct — a linear warm-up to the peak, then half a cosine down to the minimum.")
+    wrong = [
+        (cosine, "there is no warm-up: during the first warmup_fraction of the run the lr must climb "
+         "linearly from 0 to peak (peak · progress / warmup_fraction)"),
+        (lambda p, peak, low, warm: peak * p / warm if p < warm else cosine(p, peak, low, warm),
+         "after the warm-up the lr should start its cosine at peak; measure the decay's progress from the end "
+         "of the warm-up: (progress − warmup_fraction) / (1 − warmup_fraction)"),
+        (lambda p, peak, low, warm: _warmup_cosine(p, peak, 0.0, warm),
+         "the cosine should end at minimum, not at 0: minimum + (peak − minimum) · (1 + cos(π·t)) / 2"),
+        (lambda p, peak, low, warm: _warmup_cosine(p, peak, low, warm, lambda d: 1.0 - d),
+         "that decay is a straight line; MAE decays along half a cosine, (1 + cos(π·t)) / 2"),
+        (lambda p, peak, low, warm: _warmup_cosine(p, peak, low, warm, lambda d: 0.5 * (1 - math.cos(math.pi * d))),
+         "the cosine runs backwards: after the warm-up the lr must fall from peak to minimum, not rise"),
+        (lambda p, peak, low, warm: low + (peak - low) * p / warm if p < warm else _warmup_cosine(p, peak, low, warm),
+         "the warm-up should start from 0 (as in MAE), not from minimum: peak · progress / warmup_fraction"),
+    ]
+    for rule, message in wrong:
+        if same(rule):
+            return _fail(name, message + ".")
+    checkpoints = [(0.0, "at progress 0", lambda peak, low, warm: 0.0),
+                   (None, "at the end of the warm-up", lambda peak, low, warm: peak),
+                   (1.0, "at progress 1", lambda peak, low, warm: low)]
+    for answer, (progress, peak, low, warm) in zip(answers, cases):
+        for at, words, expected in checkpoints:
+            if (progress == at or (at is None and progress == warm)) and not math.isclose(
+                    answer, expected(peak, low, warm), rel_tol=1e-6, abs_tol=1e-12):
+                return _fail(name, f"with peak={peak:g}, minimum={low:g}, warmup_fraction={warm:g} the lr {words} "
+                             f"should be {expected(peak, low, warm):g}, got {answer:g}.")
+    return _fail(name, "the ends are right but the curve between them is not: linear up to peak, then "
+                 "minimum + (peak − minimum) · (1 + cos(π·t)) / 2 with t the fraction of the decay done.")
 
 
 # --------------------------------------------------------------------------- 06 probing
@@ -361,6 +522,195 @@ def check_rollout(fn: Callable[[list], torch.Tensor]) -> CheckResult:
     return _fail(name, "rows of a rollout must sum to 1; renormalise after adding the identity.")
 
 
+def check_attention_distance(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise: ``fn(attn [heads, T, T], centers [N, 2]) -> [heads]``, the mean attention distance in pixels.
+
+    ``attn`` is one layer's attention for one image, class token first (``T = 1 + N``);
+    ``centers`` are the patch centres in pixels. Leave the class token out (as query and as
+    key), renormalise each query's weights to sum to 1, weight the distance to every key by
+    them, then average over the queries (ViT paper, Figure 7).
+    """
+    name = "mean attention distance"
+    gen = torch.Generator().manual_seed(8)
+    grid, patch = (4, 4), 4
+    rows, cols = torch.meshgrid(torch.arange(grid[0]), torch.arange(grid[1]), indexing="ij")
+    centers = (torch.stack([rows.reshape(-1), cols.reshape(-1)], dim=1).float() + 0.5) * patch  # [N, 2]
+    distance = torch.cdist(centers, centers)  # [N, N]
+    local_bias = torch.cat([torch.zeros(1, 17), torch.cat([torch.zeros(16, 1), -distance / 3], dim=1)])
+    logits = torch.randn(3, 17, 17, generator=gen) * 1.5 + local_bias * torch.tensor([2.0, 0.5, 0.0]).view(3, 1, 1)
+    attn = torch.softmax(logits, dim=-1)  # [heads, T, T]: a local head, a mixed one, a global one
+
+    def weighted(weights):  # [heads, N, N] -> [heads]
+        return (weights * distance).sum(-1).mean(-1)
+
+    patches = attn[:, 1:, 1:]  # [heads, N, N]
+    expected = weighted(patches / patches.sum(-1, keepdim=True))
+    result, failure = _call(name, fn, attn.clone(), centers.clone())
+    if failure is not None:
+        return failure
+    result, failure = _as_tensor(name, result, "the distances")
+    if failure is not None:
+        return failure
+    result = result.float()
+    if result.shape != expected.shape:
+        if tuple(result.shape) == (3, 16):
+            return _fail(name, "you return one distance per head *and query*; average over the queries too (shape [heads]).")
+        if result.numel() == 1 or tuple(result.shape) == (16,):
+            return _fail(name, "keep the heads apart: return one distance per head, shape [heads]; "
+                         "average over the queries only.")
+        return _fail(name, f"expected one distance per head, shape {_shape(expected)}, got {_shape(result)}.")
+    if torch.allclose(result, expected, rtol=1e-4, atol=1e-4):
+        return _ok(name, f"correct — {', '.join(f'{v:.1f}' for v in expected.tolist())} px: a local head, a mixed "
+                   "one and a global one.")
+    wrong = [
+        (weighted(patches), "you did not renormalise: after dropping the class token, each query's weights no "
+         "longer sum to 1 — divide them by their sum (dim=-1) first"),
+        (weighted(patches / patches.sum(-2, keepdim=True)), "you renormalised the columns; renormalise each "
+         "query's row (dim=-1): row i is what query i looks at"),
+        ((patches / patches.sum(-1, keepdim=True) * distance**2).sum(-1).mean(-1),
+         "you weighted the squared distance; weight the distance itself (torch.cdist)"),
+        (distance.mean().expand(3), "that is the plain average distance between patches, the same for every "
+         "head; weight each distance by the attention the query pays to that key"),
+        (weighted(attn[:, :-1, :-1] / attn[:, :-1, :-1].sum(-1, keepdim=True)), "off by one token: the class "
+         "token is the *first* token, so drop row and column 0 (attn[:, 1:, 1:])"),
+    ]
+    for variant, message in wrong:
+        if torch.allclose(result, variant, rtol=1e-4, atol=1e-4):
+            return _fail(name, message + ".")
+    return _fail(name, f"expected {', '.join(f'{v:.2f}' for v in expected.tolist())} px, got "
+                 f"{', '.join(f'{v:.2f}' for v in result.tolist())}: drop the class token, renormalise rows, "
+                 "weight the distances, average over queries.")
+
+
+# --------------------------------------------------------------------------- 09 targets and schedules
+def check_hog_bins(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> CheckResult:
+    """Exercise: ``fn(dx [M], dy [M], num_bins) -> long [M]``, the HOG orientation bin of each gradient.
+
+    Unsigned orientation ``atan2(dy, dx)`` folded into ``[0, pi)``, split into ``num_bins`` equal bins.
+    """
+    name = "HOG orientation bins"
+    gen = torch.Generator().manual_seed(7)
+    dx, dy = torch.randn(200, generator=gen), torch.randn(200, generator=gen)
+    num_bins = 9
+
+    def binned(angle, span=math.pi, rounding=torch.floor):
+        return rounding(angle / span * num_bins).long().clamp(0, num_bins - 1)
+
+    expected = binned(torch.remainder(torch.atan2(dy, dx), math.pi))  # [M]
+    result, failure = _call(name, fn, dx.clone(), dy.clone(), num_bins)
+    if failure is not None:
+        return failure
+    result, failure = _as_tensor(name, result, "the bins")
+    if failure is not None:
+        return failure
+    if result.shape != expected.shape:
+        return _fail(name, f"return one bin per gradient: shape {_shape(expected)}, got {_shape(result)}.")
+    if result.is_floating_point():
+        if not torch.equal(result, result.round()):
+            return _fail(name, "bins are whole numbers 0 … num_bins − 1; take the floor and convert with .long().")
+        result = result.long()
+    if torch.equal(result, expected):
+        return _ok(name, "correct — unsigned orientations in [0°, 180°), 9 bins of 20° each, as in MaskFeat's HOG.")
+    folded = torch.remainder(torch.atan2(dy, dx), math.pi)  # [M] in [0, pi)
+    rounded = (folded / math.pi * num_bins).round().long()
+    if torch.equal(result, rounded) or torch.equal(result, rounded.clamp(0, num_bins - 1)):
+        return _fail(name, "use the floor, not rounding: bin k holds the angles from k·π/bins up to (k+1)·π/bins.")
+    if torch.equal(result, binned(torch.remainder(torch.atan2(dy, dx), 2 * math.pi), span=2 * math.pi)):
+        return _fail(name, "you split the full circle; HOG's orientations are unsigned (an edge from dark to light "
+                     "is the same edge as light to dark): fold the angle into [0, π).")
+    if torch.equal(result, binned(torch.remainder(torch.atan2(dx, dy), math.pi))):
+        return _fail(name, "off by a transpose: torch.atan2 takes (dy, dx) — the y component first.")
+    if int(result.min()) < 0:
+        return _fail(name, "some bins are negative: atan2 returns angles in (−π, π]; fold them into [0, π) with "
+                     "torch.remainder(angle, math.pi).")
+    if int(result.max()) >= num_bins:
+        return _fail(name, f"some bins are {int(result.max())} or more; there are {num_bins} bins, numbered 0 … "
+                     f"{num_bins - 1}.")
+    wrong = int((result != expected).sum())
+    return _fail(name, f"{wrong} of {len(expected)} gradients are in the wrong bin: floor(angle / π · num_bins), "
+                 "with angle = atan2(dy, dx) folded into [0, π).")
+
+
+def check_fft_target(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise: ``fn(patches [B, N, p, p]) -> [B, N, p, p]``, ``log1p(|FFT2|)`` of each patch with ``norm="ortho"``."""
+    name = "frequency target"
+    gen = torch.Generator().manual_seed(6)
+    patches = torch.rand(2, 5, 4, 4, generator=gen)
+    spectrum = torch.fft.fft2(patches, dim=(-2, -1), norm="ortho")  # [B, N, p, p] complex
+    expected = torch.log1p(spectrum.abs())
+    result, failure = _call(name, fn, patches.clone())
+    if failure is not None:
+        return failure
+    result, failure = _as_tensor(name, result, "the frequency target")
+    if failure is not None:
+        return failure
+    if result.is_complex():
+        return _fail(name, "the result is complex; keep the amplitude only, spectrum.abs(), then torch.log1p.")
+    if result.shape != expected.shape:
+        return _fail(name, f"expected shape {_shape(expected)} (one p×p spectrum per patch), got {_shape(result)}.")
+    result = result.float()
+    if torch.allclose(result, expected, atol=1e-5):
+        return _ok(name, "correct — log1p(|FFT|) of every patch; entry [0, 0] is the patch mean × p.")
+    ortho = lambda x, dim=(-2, -1): torch.fft.fftn(x, dim=dim, norm="ortho")  # noqa: E731
+    wrong = [
+        (spectrum.abs(), "you return the raw amplitude; compress it with torch.log1p, or the large low "
+         "frequencies drown out the rest of the loss"),
+        (torch.log1p(torch.fft.fft2(patches, dim=(-2, -1)).abs()), "the scale is off by a factor p: pass "
+         "norm=\"ortho\" so the amplitudes do not grow with the patch size"),
+        (torch.log1p(spectrum.real.abs()), "you used the real part; the amplitude is the absolute value of the "
+         "complex number, spectrum.abs()"),
+        (torch.log1p(spectrum.abs() ** 2), "that is the power |F|²; the target is the amplitude |F|"),
+        (torch.log1p(ortho(patches, dim=(-1,)).abs()), "a 1-D transform along rows only; use a 2-D transform "
+         "over both axes of each patch, dim=(-2, -1)"),
+        (torch.log1p(ortho(patches, dim=(1, 2)).abs()), "you transformed across patches; transform within "
+         "each patch, dim=(-2, -1)"),
+        (torch.fft.fftshift(expected, dim=(-2, -1)), "right values, shifted: fftshift is for pictures only; "
+         "keep the frequency (0, 0) at index [0, 0]"),
+    ]
+    for variant, message in wrong:
+        if torch.allclose(result, variant, atol=1e-5):
+            return _fail(name, message + ".")
+    return _fail(name, "not the target: torch.log1p(torch.fft.fft2(patches, dim=(-2, -1), norm=\"ortho\").abs()).")
+
+
+def check_cosine_schedule(fn: Callable[[float, float, float], float]) -> CheckResult:
+    """Exercise: ``fn(progress, start, end) -> value``, a half-cosine from ``start`` (progress 0) to ``end`` (1)."""
+    name = "cosine schedule"
+    cases = [(p / 8, 0.4, 0.15) for p in range(9)] + [(p / 4, 0.0, 0.5) for p in range(5)]
+    answers = []
+    for progress, start, end in cases:
+        result, failure = _call(name, fn, progress, start, end)
+        if failure is not None:
+            return failure
+        try:
+            answers.append(float(result))
+        except (TypeError, ValueError):
+            return _fail(name, f"return one number, got {type(result).__name__}.")
+
+    def curve(weight):
+        return [start + (end - start) * weight(p) for p, start, end in cases]
+
+    def same(values):
+        return all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9) for a, b in zip(answers, values))
+
+    if same(curve(lambda p: (1 - math.cos(math.pi * p)) / 2)):
+        return _ok(name, "correct — slow at the start, fastest halfway, slow again near the end.")
+    if same(curve(lambda p: p)):
+        return _fail(name, "that is a straight line; a cosine schedule follows (1 − cos(π·progress)) / 2.")
+    if same(curve(lambda p: (1 + math.cos(math.pi * p)) / 2)):
+        return _fail(name, "it runs backwards: at progress 0 the value must be start, at 1 it must be end.")
+    if same(curve(lambda p: 1 - math.cos(math.pi * p))):
+        return _fail(name, "overshoots: at progress 1 you get start + 2·(end − start); divide 1 − cos(π·progress) by 2.")
+    if same(curve(lambda p: (1 - math.cos(2 * math.pi * p)) / 2)):
+        return _fail(name, "a whole cosine period comes back to start; use half a period, cos(π·progress).")
+    first, last = answers[0], answers[8]
+    if not math.isclose(first, 0.4, abs_tol=1e-6) or not math.isclose(last, 0.15, abs_tol=1e-6):
+        return _fail(name, f"with start=0.4 and end=0.15 expected 0.4 at progress 0 and 0.15 at 1, "
+                     f"got {first:g} and {last:g}.")
+    return _fail(name, "the ends are right but the shape is not half a cosine: start + (end − start) · "
+                 "(1 − cos(π·progress)) / 2.")
+
+
 # --------------------------------------------------------------------------- 10 sequences
 def check_sequence_masking(fn: Callable[[int, float, torch.Generator], torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(length, ratio, generator) -> hidden [length] bool`` hiding exactly ``round(length*ratio)`` positions at random."""
@@ -415,11 +765,91 @@ PREDICTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "half": "Not quite: 75 % hidden leaves 25 % of the tokens, not half.",
         },
     ),
+    "nearest_position": (
+        "neighbour",
+        {
+            "neighbour": "Right: sine-cosine codes change smoothly with position, so the patches next to it have the "
+            "most similar codes, and similarity falls off with distance.",
+            "corner": "Not quite: the codes change smoothly, so far-away positions (like a corner) are the least alike.",
+            "random": "Not quite: the codes are fixed functions of (row, column), not random; nearby means similar.",
+        },
+    ),
+    "easiest_mask_at_75": (
+        "grid",
+        {
+            "grid": "Right: with grid sampling every hidden patch touches a visible one, so it can be filled in by "
+            "interpolation — MAE found this too easy a task (worse features).",
+            "random": "Not quite: random masking leaves some hidden patches far from any visible one; grid sampling "
+            "never does.",
+            "block": "Not quite: block masking is the hardest — the middle of a hidden block is far from every visible patch.",
+        },
+    ),
+    "hardest_patches": (
+        "textured",
+        {
+            "textured": "Right: smooth regions are easy to continue from their neighbours; edges, texture and small "
+            "details cannot be guessed exactly, so the model blurs them and pays for it in pixel error.",
+            "flat": "Not quite: a flat patch is predicted well by continuing its neighbours; the model blurs details, "
+            "so textured patches cost the most pixel error.",
+        },
+    ),
     "best_ratio_images": (
         "high",
         {
             "high": "Right: images are redundant; MAE found 75 % best, far above BERT's 15 %.",
             "low": "Not quite: with little hidden, neighbours give the answer away and the encoder learns little.",
+        },
+    ),
+    "brightness_shift_target": (
+        "hog",
+        {
+            "hog": "Right: HOG is built from differences between neighbouring pixels, and a constant shift cancels "
+            "in a difference (norm_pixels ignores it too: it subtracts each patch's own mean).",
+            "pixels": "Not quite: every pixel value moves by the shift, so the pixel target moves with it.",
+            "fft": "Not quite: the frequency (0, 0) is the patch mean, and the mean moved; only the other "
+            "frequencies stay put.",
+        },
+    ),
+    "mae_linear_vs_finetune": (
+        "finetune",
+        {
+            "finetune": "Right: MAE's ViT-L reaches 85.9 % on ImageNet when fine-tuned but 75.8 % with a linear "
+            "probe (ViT-B: 83.6 vs 68.0). Its features are rich but not linearly ready; fine-tuning adapts them.",
+            "linear": "Not quite: a linear probe can only read what the frozen features already separate; "
+            "fine-tuning may change the features too, and for MAE it gains about 10 points (ViT-L: 85.9 vs 75.8 %).",
+            "same": "Not quite: for MAE the gap is large — ViT-L: 85.9 % fine-tuned, 75.8 % linear probe on ImageNet.",
+        },
+    ),
+    "attention_distance_depth": (
+        "grows",
+        {
+            "grows": "Right: in the ViT paper's Figure 7, the lowest layers hold both local heads (a few pixels) "
+            "and global ones, and with depth every head's attention distance grows towards the whole image.",
+            "shrinks": "Not quite: it is the other way round — deep layers look far; the early layers are the only "
+            "ones with local, convolution-like heads.",
+            "same": "Not quite: early layers mix local and global heads; deeper layers are all global, so the "
+            "distance grows with depth.",
+        },
+    ),
+    "block_at_high_ratio": (
+        "block",
+        {
+            "block": "Right: at a high ratio, big hidden blocks leave whole regions without a visible patch; "
+            "the task gets too hard to learn from, and MAE measured worse features for block masking at 75 % "
+            "than at 50 %, while random masking was best at 75 %.",
+            "random": "Not quite: random masking keeps a few visible patches spread over the whole image, so even "
+            "at 75-90 % every region has some context; MAE found random masking best at 75 %.",
+            "grid": "Not quite: a regular grid keeps evenly spread visible patches at any ratio; its problem is the "
+            "opposite one — the task stays too easy (neighbours leak), so it is mediocre at every ratio.",
+        },
+    ),
+    "mlm_eval_ratio": (
+        "down",
+        {
+            "down": "Right: with more characters hidden, each guess has less context — fewer visible neighbours, and "
+            "hidden characters often sit next to other hidden ones.",
+            "up": "Not quite: more hidden characters means less context for every guess, not more.",
+            "same": "Not quite: a model that uses context does worse when its context has more holes.",
         },
     ),
 }
