@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import hashlib
 import json
 import math
 import os
@@ -97,6 +98,8 @@ __all__ = [
     "model_from_state_dict",
     "read_torch_state_dict",
     "save_checkpoint",
+    "verify_manifest",
+    "write_manifest",
 ]
 
 CHECKPOINT_FORMAT = "mae_lab.checkpoint"
@@ -803,6 +806,67 @@ def list_shipped() -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.safetensors") if p.with_suffix(".json").exists())
+
+
+MANIFEST_NAME = "MANIFEST.sha256"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _manifest_files(folder: Path) -> list[Path]:
+    """The files a manifest covers: every plain, non-hidden file in ``folder`` but the manifest."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST_NAME)
+
+
+def write_manifest(folder: str | os.PathLike | None = None) -> Path:
+    """Write ``folder/MANIFEST.sha256``: one ``<sha256>  <file name>`` line per file (``sha256sum`` format).
+
+    ``folder`` defaults to the shipped checkpoints (``data/checkpoints``).  Check the files later
+    with :func:`verify_manifest` or ``sha256sum -c MANIFEST.sha256`` inside the folder.
+    """
+    folder = Path(folder) if folder is not None else checkpoints_dir()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder; pass the folder that holds the checkpoints")
+    lines = [f"{_sha256(path)}  {path.name}" for path in _manifest_files(folder)]
+    manifest = folder / MANIFEST_NAME
+    _atomic_replace(lambda tmp: tmp.write_text("\n".join(lines) + "\n"), manifest)
+    return manifest
+
+
+def verify_manifest(folder: str | os.PathLike | None = None) -> list[str]:
+    """Compare ``folder/MANIFEST.sha256`` with the files; returns the problems (empty when all match).
+
+    A problem is a listed file that is missing or whose checksum differs, or a file in the
+    folder that the manifest does not list.  Raises ``FileNotFoundError`` without a manifest.
+    """
+    folder = Path(folder) if folder is not None else checkpoints_dir()
+    manifest = folder / MANIFEST_NAME
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest} not found; write it with mae_lab.hub.write_manifest({str(folder)!r})")
+    listed: dict[str, str] = {}
+    for number, line in enumerate(manifest.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        checksum, _, name = line.partition("  ")
+        if len(checksum) != 64 or not name:
+            raise ValueError(f"{manifest} line {number} is not '<sha256>  <file name>': {line!r}")
+        listed[name.lstrip("*")] = checksum.lower()
+    problems = []
+    for name, checksum in listed.items():
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name}: listed in {MANIFEST_NAME} but missing")
+        elif _sha256(path) != checksum:
+            problems.append(f"{name}: checksum differs from {MANIFEST_NAME} (file changed; rewrite the manifest)")
+    problems += [f"{path.name}: not listed in {MANIFEST_NAME}" for path in _manifest_files(folder)
+                 if path.name not in listed]  # fmt: skip
+    return problems
 
 
 def load_model(name: str | os.PathLike, pretrained: bool = False, **overrides: Any) -> MaskedAutoencoder:

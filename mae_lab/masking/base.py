@@ -133,12 +133,24 @@ class Mask:
         return self.hidden.reshape(self.batch_size, *self.grid)
 
     def to(self, device: torch.device | str) -> Mask:
-        """The same mask on another device."""
+        """The same mask on another device.
+
+        A CPU mask goes to a GPU through pinned memory without blocking: a plain copy from
+        ordinary memory would make Python wait for all GPU work already queued, at every
+        training step (masks are drawn on the CPU).
+        """
+        device = torch.device(device)
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            if tensor.device.type == "cpu" and device.type == "cuda":
+                return tensor.pin_memory().to(device, non_blocking=True)
+            return tensor.to(device)
+
         return Mask(
-            hidden=self.hidden.to(device),
-            ids_keep=self.ids_keep.to(device),
-            ids_restore=self.ids_restore.to(device),
-            ids_shuffle=self.ids_shuffle.to(device),
+            hidden=move(self.hidden),
+            ids_keep=move(self.ids_keep),
+            ids_restore=move(self.ids_restore),
+            ids_shuffle=move(self.ids_shuffle),
             grid=self.grid,
             strategy=self.strategy,
         )
