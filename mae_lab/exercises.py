@@ -408,11 +408,11 @@ def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> Ch
     if same(_warmup_cosine):
         return _ok(name, "correct — a linear warm-up to the peak, then half a cosine down to the minimum.")
     wrong = [
-        (cosine, "there is no warm-up: during the first warmup_fraction of the run the lr must climb "
-         "linearly from 0 to peak (peak · progress / warmup_fraction)"),
+        (cosine, ("there is no warm-up: during the first warmup_fraction of the run the lr must climb "
+                  "linearly from 0 to peak (peak · progress / warmup_fraction)")),
         (lambda p, peak, low, warm: peak * p / warm if p < warm else cosine(p, peak, low, warm),
-         "after the warm-up the lr should start its cosine at peak; measure the decay's progress from the end "
-         "of the warm-up: (progress − warmup_fraction) / (1 − warmup_fraction)"),
+         ("after the warm-up the lr should start its cosine at peak; measure the decay's progress from the end "
+          "of the warm-up: (progress − warmup_fraction) / (1 − warmup_fraction)")),
         (lambda p, peak, low, warm: _warmup_cosine(p, peak, 0.0, warm),
          "the cosine should end at minimum, not at 0: minimum + (peak − minimum) · (1 + cos(π·t)) / 2"),
         (lambda p, peak, low, warm: _warmup_cosine(p, peak, low, warm, lambda d: 1.0 - d),
@@ -651,7 +651,10 @@ def check_fft_target(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     result = result.float()
     if torch.allclose(result, expected, atol=1e-5):
         return _ok(name, "correct — log1p(|FFT|) of every patch; entry [0, 0] is the patch mean × p.")
-    ortho = lambda x, dim=(-2, -1): torch.fft.fftn(x, dim=dim, norm="ortho")  # noqa: E731
+
+    def ortho(x, dim):
+        return torch.fft.fftn(x, dim=dim, norm="ortho")
+
     wrong = [
         (spectrum.abs(), "you return the raw amplitude; compress it with torch.log1p, or the large low "
          "frequencies drown out the rest of the loss"),

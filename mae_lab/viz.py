@@ -1233,7 +1233,7 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     fig = _new_figure(12.5, 6.6)
     axes = fig.subplots(2, 4, height_ratios=(1.35, 1))
     row, col = divmod(query, grid[1])
-    outline = dict(fill=False, edgecolor="cyan", linewidth=2)
+    outline = {"fill": False, "edgecolor": "cyan", "linewidth": 2}
 
     def grid_lines(ax, color="white"):
         for k in range(1, grid[0]):
