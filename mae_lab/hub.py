@@ -133,11 +133,18 @@ def _atomic_replace(write, final_path: Path) -> None:
         write(tmp_path)
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp_path, 0o644 & ~_current_umask())  # mkstemp makes 0600 files; use the usual mode
         os.replace(tmp_path, final_path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     _fsync_dir(final_path.parent)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -904,3 +911,62 @@ def load_model(name: str | os.PathLike, pretrained: bool = False, **overrides: A
         f"unknown model {key!r}: not a preset, a shipped checkpoint or an existing path.{hint} "
         f"Presets: {', '.join(PRESETS)}; shipped: {', '.join(list_shipped()) or 'none'}."
     )
+
+
+# ====================================================================== shipping a run
+def ship_run(
+    run_dir: str | os.PathLike,
+    name: str,
+    command: str,
+    folder: str | os.PathLike | None = None,
+    probe_limit: int | None = 2000,
+    dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Copy a finished ``mae-lab pretrain`` run into the shipped checkpoints, with its record.
+
+    Writes ``<folder>/<name>.safetensors`` (``dtype``, fp16 by default) and ``<name>.json`` whose
+    metadata holds the exact ``command`` that trained it, the seed, epochs, steps, wall-clock
+    seconds, data, final loss, and a kNN probe on the dataset's validation split against raw
+    pixels and the same encoder at random init; then rewrites ``MANIFEST.sha256``.
+
+    Args:
+        run_dir: the run folder (``--out`` of ``mae-lab pretrain``).
+        name: the shipped name, e.g. ``"mae_tiny_photos"``.
+        command: the command line that produced the run (recorded verbatim).
+        folder: where to write; ``data/checkpoints`` by default.
+        probe_limit: how many training images the kNN probe uses (None: all).
+    """
+    from .datasets import load_dataset
+    from .probe import probe
+
+    run_dir = Path(run_dir)
+    model = load_checkpoint(run_dir / "checkpoint")
+    trained = dict(model.metadata or {})
+    config = trained.get("pretrain_config", {})
+    epoch_log = trained.get("epoch_log", [])
+    image_size = model.config.img_size
+    options = dict(config.get("dataset_options", {}))
+    options.setdefault("image_size", image_size)
+    train_set = load_dataset(config["dataset"], split="train", limit=probe_limit, **options)
+    test_set = load_dataset(config["dataset"], split="val", **options)
+    knn = probe(model, train_set, test_set, method="knn", baselines=True)
+    metadata = {
+        "name": name,
+        "command": command,
+        "seed": config.get("seed"),
+        "epochs": trained.get("epoch"),
+        "steps": trained.get("step"),
+        "train_seconds": epoch_log[-1].get("elapsed") if epoch_log else None,
+        "dataset": config.get("dataset"),
+        "data": {"dataset": config.get("dataset"), "image_size": image_size, **options},
+        "final_loss": trained.get("loss"),
+        "probe": {"knn": knn.to_dict()},
+        "pretrain_config": config,
+        "trained_on": trained.get("device", "cpu"),
+    }
+    folder = Path(folder) if folder is not None else checkpoints_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    model.metadata = metadata
+    path = save_checkpoint(model, folder / name, metadata=metadata, dtype=dtype)
+    write_manifest(folder)
+    return path

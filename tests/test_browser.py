@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "tests" / "assets" / "browser_demo.ipynb"  # the notebook the test opens
+NOTEBOOK = REPO / "notebooks" / "00_start_here.ipynb"  # the notebook the test opens
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
