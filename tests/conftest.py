@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small models: one thread avoids OpenMP contention with kernels and browsers
 
 
 @pytest.fixture

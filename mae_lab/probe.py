@@ -1,0 +1,560 @@
+"""Probes: how much did the encoder learn? kNN, linear probe and fine-tuning, each with baselines.
+
+* :func:`knn_probe` — a weighted k-nearest-neighbour vote on cosine similarity (k = 20,
+  temperature 0.07), as in DINO (Caron et al., "Emerging Properties in Self-Supervised Vision
+  Transformers", 2021). No training at all: it asks whether similar images get similar features.
+* :func:`linear_probe` — a linear classifier on frozen features, after a BatchNorm without affine
+  parameters, as in MAE (He et al., "Masked Autoencoders Are Scalable Vision Learners", 2021).
+* :func:`finetune` — train the whole encoder plus a linear head, with MAE's layer-wise learning-rate
+  decay (deeper blocks learn faster than early ones).
+
+:func:`probe` runs one method and, in the same call, the two baselines every number needs:
+``raw_pixels`` (the same probe on flattened pixels) and ``random_init`` (the same architecture,
+freshly initialised with a fixed seed, probed the same way). A pretrained encoder is only
+interesting if it beats both.
+
+>>> from mae_lab.probe import probe
+>>> result = probe(model, train_set, test_set, method="knn")     # doctest: +SKIP
+>>> result                                                        # doctest: +SKIP
+ProbeResult(knn, pool=mean, 1437 train / 360 test images)
+  pretrained    96.4 %
+  random init   90.3 %   (pretrained − random init: +6.1 points)
+  raw pixels    98.1 %
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from .datasets import GPUResidentLoader, ImageArrayDataset, _generator
+
+__all__ = [
+    "FinetuneClassifier",
+    "ProbeResult",
+    "extract_features",
+    "finetune",
+    "knn_probe",
+    "layer_decay_groups",
+    "linear_probe",
+    "probe",
+    "raw_pixel_features",
+]
+
+METHODS = ("knn", "linear", "finetune")
+
+
+# ---------------------------------------------------------------------------------------------
+# features
+# ---------------------------------------------------------------------------------------------
+def _model_device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def _image_batches(dataset: Any, batch_size: int) -> Any:
+    """Batches ``(float images [B, C, H, W] in [0, 1], labels [B])`` of a dataset or ``(images, labels)``."""
+    if isinstance(dataset, (tuple, list)) and len(dataset) == 2 and isinstance(dataset[0], torch.Tensor):
+        images, labels = dataset
+        for start in range(0, len(images), batch_size):
+            yield (
+                images[start : start + batch_size].float(),
+                torch.as_tensor(labels[start : start + batch_size]),
+            )
+        return
+    if isinstance(dataset, ImageArrayDataset):
+        for start in range(0, len(dataset), batch_size):
+            chunk = dataset.images[start : start + batch_size].float().div_(dataset.scale)
+            yield chunk, dataset.labels[start : start + batch_size]
+        return
+    for start in range(0, len(dataset), batch_size):
+        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        yield torch.stack([x for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
+
+
+def _check_image_shape(model: nn.Module, images: torch.Tensor) -> None:
+    config = getattr(model, "config", None)
+    if config is None or not hasattr(config, "img_size"):
+        return
+    expected = (config.in_chans, config.img_size, config.img_size)
+    if tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"the dataset's images are {tuple(images.shape[1:])} (C, H, W) but the model expects {expected}; "
+            f"load the dataset with image_size={config.img_size} and channels={config.in_chans}"
+        )
+
+
+def _pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
+    """``[B, 1 + N, D]`` tokens (class token first) -> ``[B, D]``."""
+    if tokens.ndim == 2:
+        return tokens
+    if pool == "cls":
+        return tokens[:, 0]
+    if pool == "mean":
+        return tokens[:, 1:].mean(dim=1)
+    raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
+
+
+def extract_features(
+    model_or_encoder: nn.Module,
+    dataset: Dataset | tuple[torch.Tensor, torch.Tensor],
+    pool: str = "mean",
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encode every image (no masking): returns ``(features float [M, D], labels long [M])`` on the CPU.
+
+    Args:
+        model_or_encoder: a :class:`~mae_lab.models.MaskedAutoencoder` (its ``features``) or any module
+            mapping images to ``[B, D]`` or tokens ``[B, 1 + N, D]``.
+        dataset: a dataset of ``(image, label)`` or a pair ``(images [M, C, H, W], labels [M])``.
+        pool: ``"cls"`` (the class token) or ``"mean"`` (the average patch token).
+        device: where to run (default: the model's device).
+    """
+    if pool not in ("cls", "mean"):
+        raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
+    model = model_or_encoder
+    device = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training
+    model.to(device).eval()
+    use_amp = device.type == "cuda"
+    features, labels = [], []
+    try:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            for images, targets in _image_batches(dataset, batch_size):
+                _check_image_shape(model, images)
+                images = images.to(device, non_blocking=True)
+                if hasattr(model, "features"):
+                    out = model.features(images, pool=pool)  # [B, D]
+                else:
+                    out = _pool_tokens(model(images), pool)
+                features.append(out.float().cpu())
+                labels.append(torch.as_tensor(targets).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(features), torch.cat(labels).long()
+
+
+def raw_pixel_features(
+    dataset: Dataset | tuple[torch.Tensor, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flattened pixels ``[M, C*H*W]`` and labels ``[M]``: the baseline every encoder must beat."""
+    features, labels = [], []
+    for images, targets in _image_batches(dataset, 4096):
+        features.append(images.flatten(1).float())
+        labels.append(torch.as_tensor(targets))
+    return torch.cat(features), torch.cat(labels).long()
+
+
+# ---------------------------------------------------------------------------------------------
+# kNN
+# ---------------------------------------------------------------------------------------------
+def _num_classes(*labels: torch.Tensor) -> int:
+    return int(max(int(y.max()) for y in labels if len(y)) + 1)
+
+
+@torch.no_grad()
+def knn_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+    chunk_size: int = 1024,
+    num_classes: int | None = None,
+) -> float:
+    """Accuracy (in [0, 1]) of a weighted kNN vote on cosine similarity, as in DINO.
+
+    Each test feature votes among its ``k`` most similar train features, each neighbour weighing
+    ``exp(similarity / temperature)``. Test features are processed ``chunk_size`` at a time, so the
+    similarity matrix never exceeds ``[chunk_size, M_train]``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if train_features.shape[1] != test_features.shape[1]:
+        raise ValueError(
+            f"train features have {train_features.shape[1]} dimensions but test features "
+            f"{test_features.shape[1]}; "
+            "extract both with the same model and pool"
+        )
+    device = train_features.device
+    classes = num_classes or _num_classes(train_labels, test_labels)
+    train = F.normalize(train_features.float(), dim=1)  # [M, D]
+    train_labels = train_labels.to(device).long()
+    k = min(k, len(train))
+    correct = 0
+    for start in range(0, len(test_features), chunk_size):
+        queries = F.normalize(test_features[start : start + chunk_size].to(device).float(), dim=1)  # [c, D]
+        similarity = queries @ train.T  # [c, M]
+        top_similarity, top_index = similarity.topk(k, dim=1)  # [c, k]
+        weights = (top_similarity / temperature).exp()  # [c, k]
+        votes = torch.zeros(len(queries), classes, device=device)  # [c, classes]
+        votes.scatter_add_(1, train_labels[top_index], weights)
+        predictions = votes.argmax(dim=1)  # [c]
+        correct += int((predictions == test_labels[start : start + chunk_size].to(device)).sum())
+    return correct / max(len(test_features), 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# linear probe
+# ---------------------------------------------------------------------------------------------
+def linear_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    epochs: int = 50,
+    lr: float = 1e-2,
+    batch_size: int = 256,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    num_classes: int | None = None,
+) -> float:
+    """Accuracy (in [0, 1]) of a linear classifier trained on frozen features.
+
+    The head is MAE's: ``BatchNorm1d(affine=False)`` (a per-dimension standardisation learned from the
+    training features) followed by ``Linear``; it is trained with AdamW and a cosine learning rate.
+    """
+    device = torch.device(device) if device is not None else train_features.device
+    classes = num_classes or _num_classes(train_labels, test_labels)
+    dim = train_features.shape[1]
+    head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), nn.Linear(dim, classes)).to(device)
+    generator = _generator(seed, 4_004)
+    with torch.no_grad():
+        head[1].weight.copy_(torch.randn(classes, dim, generator=generator) * 0.01)
+        head[1].bias.zero_()
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+    features, labels = train_features.to(device).float(), train_labels.to(device).long()
+    steps_per_epoch = math.ceil(len(features) / batch_size)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * steps_per_epoch, 1))
+    head.train()
+    for epoch in range(epochs):
+        order = torch.randperm(len(features), generator=_generator(seed, epoch, 4_005)).to(device)
+        for start in range(0, len(features), batch_size):
+            chosen = order[start : start + batch_size]
+            if len(chosen) < 2:  # BatchNorm needs two samples
+                continue
+            loss = F.cross_entropy(head(features[chosen]), labels[chosen])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+    head.eval()
+    with torch.no_grad():
+        predictions = torch.cat(
+            [head(chunk.to(device).float()).argmax(1).cpu() for chunk in test_features.split(4096)]
+        )
+    return float((predictions == test_labels.cpu().long()).float().mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# fine-tuning
+# ---------------------------------------------------------------------------------------------
+class FinetuneClassifier(nn.Module):
+    """A copy of the MAE's encoder plus a linear head: ``images [B, C, H, W] -> logits [B, classes]``."""
+
+    def __init__(self, model: nn.Module, num_classes: int, pool: str = "mean"):
+        super().__init__()
+        self.backbone = copy.deepcopy(model)
+        for name, param in self.backbone.named_parameters():
+            param.requires_grad_(not name.startswith("decoder") and name != "mask_token")
+        dim = self.backbone.config.embed_dim
+        self.head = nn.Linear(dim, num_classes)
+        nn.init.trunc_normal_(self.head.weight, std=2e-5)  # MAE's head initialisation
+        nn.init.zeros_(self.head.bias)
+        self.pool = pool
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone.features(images, pool=self.pool))  # [B, classes]
+
+
+def _layer_id(name: str, depth: int) -> int:
+    """0 for the patch embedding and tokens, ``i + 1`` for encoder block ``i``, ``depth + 1`` for the rest."""
+    if any(part in name for part in ("patch_embed", "cls_token", "pos_embed")):
+        return 0
+    match = re.search(r"encoder\.blocks\.(\d+)\.", name)
+    return int(match.group(1)) + 1 if match else depth + 1
+
+
+def layer_decay_groups(
+    classifier: FinetuneClassifier, weight_decay: float, layer_decay: float | None
+) -> list[dict[str, Any]]:
+    """Optimizer groups with MAE's layer-wise lr decay: layer ``l`` gets ``layer_decay ** (depth + 1 - l)``"""
+    depth = classifier.backbone.config.depth
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for name, param in classifier.named_parameters():
+        if not param.requires_grad:
+            continue
+        layer = _layer_id(name, depth)
+        no_decay = param.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
+        scale = 1.0 if layer_decay is None else layer_decay ** (depth + 1 - layer)
+        group = groups.setdefault(
+            (layer, no_decay),
+            {"params": [], "lr_scale": scale, "weight_decay": 0.0 if no_decay else weight_decay},
+        )
+        group["params"].append(param)
+    return list(groups.values())
+
+
+@torch.no_grad()
+def _accuracy(classifier: nn.Module, dataset: Any, batch_size: int, device: torch.device) -> float:
+    classifier.eval()
+    correct = total = 0
+    for images, labels in _image_batches(dataset, batch_size):
+        logits = classifier(images.to(device))
+        correct += int((logits.argmax(1).cpu() == labels.long()).sum())
+        total += len(labels)
+    return correct / max(total, 1)
+
+
+def finetune(
+    model: nn.Module,
+    train_set: Dataset,
+    val_set: Dataset,
+    epochs: int = 10,
+    batch_size: int = 128,
+    base_lr: float = 1e-3,
+    lr: float | None = None,
+    layer_decay: float | None = 0.75,
+    weight_decay: float = 0.05,
+    warmup_epochs: float = 1.0,
+    label_smoothing: float = 0.1,
+    pool: str = "mean",
+    augment: bool = True,
+    flip: bool = True,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+    return_classifier: bool = False,
+) -> float | tuple[float, FinetuneClassifier]:
+    """Fine-tune a copy of the encoder with a linear head; returns the val accuracy (in [0, 1]).
+
+    The recipe follows MAE's fine-tuning at small scale: AdamW, ``lr = base_lr × batch / 256``, warm-up
+    then cosine decay, layer-wise lr decay (``layer_decay=None`` turns it off), label smoothing, random
+    resized crop and flip on the device. ``model`` itself is not changed. With
+    ``return_classifier=True`` returns ``(accuracy, classifier)``.
+    """
+    from .train import learning_rate
+
+    device = torch.device(device) if device is not None else _model_device(model)
+    num_classes = int(getattr(train_set, "num_classes", 0) or _num_classes(torch.as_tensor(train_set.labels)))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        classifier = FinetuneClassifier(model, num_classes, pool=pool).to(device)
+    loader = GPUResidentLoader(
+        train_set,
+        batch_size,
+        device=device,
+        augment=augment,
+        seed=seed,
+        flip=flip,
+        drop_last=len(train_set) >= batch_size,
+    )
+    _check_image_shape(classifier.backbone, loader.images[:1].float())
+    peak = lr if lr is not None else base_lr * batch_size / 256
+    groups = layer_decay_groups(classifier, weight_decay, layer_decay)
+    optimizer = torch.optim.AdamW(groups, lr=peak, betas=(0.9, 0.999))
+    total = epochs * len(loader)
+    use_amp = device.type == "cuda"
+    step = 0
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="fine-tune", unit="step", **({} if progress else {"disable": True}))
+    for epoch in range(epochs):
+        classifier.train()
+        for images, labels in loader.batches(epoch):
+            step += 1
+            current = learning_rate(step / total, peak, 1e-6, min(warmup_epochs / max(epochs, 1), 1.0))
+            for group in optimizer.param_groups:
+                group["lr"] = current * group["lr_scale"]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = classifier(images)
+            loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update(1)
+    bar.close()
+    accuracy = _accuracy(classifier, val_set, 256, device)
+    return (accuracy, classifier) if return_classifier else accuracy
+
+
+# ---------------------------------------------------------------------------------------------
+# one call: a probe and its baselines
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ProbeResult:
+    """Accuracies (in [0, 1]) of the probed model and of the baselines, probed the same way."""
+
+    method: str
+    accuracy: float
+    baselines: dict[str, float] = field(default_factory=dict)
+    pool: str = "mean"
+    num_train: int = 0
+    num_test: int = 0
+    seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gap_over_random_init(self) -> float | None:
+        """Pretrained minus random-init accuracy, in points (None without that baseline)."""
+        if "random_init" not in self.baselines:
+            return None
+        return 100.0 * (self.accuracy - self.baselines["random_init"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "accuracy": self.accuracy,
+            "baselines": dict(self.baselines),
+            "gap_over_random_init": self.gap_over_random_init,
+            "pool": self.pool,
+            "num_train": self.num_train,
+            "num_test": self.num_test,
+            "seconds": self.seconds,
+            "settings": dict(self.settings),
+        }
+
+    def __repr__(self) -> str:
+        sizes = f"{self.num_train} train / {self.num_test} test images"
+        lines = [
+            f"ProbeResult({self.method}, pool={self.pool}, {sizes})",
+            f"  pretrained   {100 * self.accuracy:5.1f} %",
+        ]
+        if "random_init" in self.baselines:
+            lines.append(
+                f"  random init  {100 * self.baselines['random_init']:5.1f} %   (pretrained − random init: "
+                f"{self.gap_over_random_init:+.1f} points)"
+            )
+        if "raw_pixels" in self.baselines:
+            lines.append(f"  raw pixels   {100 * self.baselines['raw_pixels']:5.1f} %")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython
+        printer.text(repr(self))
+
+
+def _random_init_like(model: nn.Module, seed: int) -> nn.Module:
+    """The same architecture with fresh weights (initialised from ``seed``)."""
+    return type(model)(model.config, seed=seed).to(_model_device(model))
+
+
+def _resolve_model(model: Any) -> nn.Module:
+    if isinstance(model, nn.Module):
+        return model
+    from pathlib import Path
+
+    if Path(str(model)).is_dir():
+        from .train import load_run
+
+        return load_run(model)
+    from .hub import load_model
+    from .models import OFFICIAL_PRESETS
+
+    return load_model(str(model), pretrained=str(model) in OFFICIAL_PRESETS)
+
+
+def _frozen_probe(method: str, train: tuple, test: tuple, settings: dict, device) -> float:
+    if method == "knn":
+        return knn_probe(*train, *test, k=settings["k"], temperature=settings["temperature"])
+    return linear_probe(*train, *test, epochs=settings["epochs"], seed=settings["seed"], device=device)
+
+
+def probe(
+    model: Any,
+    train_set: Dataset,
+    test_set: Dataset,
+    method: str = "knn",
+    baselines: bool | Sequence[str] = True,
+    pool: str = "mean",
+    k: int = 20,
+    temperature: float = 0.07,
+    epochs: int | None = None,
+    batch_size: int = 256,
+    layer_decay: float | None = 0.75,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    progress: bool = False,
+) -> ProbeResult:
+    """Probe ``model`` with ``method`` (``"knn"``, ``"linear"``, ``"finetune"``) and its baselines.
+
+    Args:
+        model: a MaskedAutoencoder, a run folder, or a name for :func:`mae_lab.load_model`.
+        train_set, test_set: datasets whose images fit the model (same size and channels).
+        baselines: ``True`` for both ``"raw_pixels"`` and ``"random_init"``, ``False`` for none, or a list.
+            For ``finetune`` the raw-pixel baseline is a linear probe on pixels.
+        pool: ``"cls"`` or ``"mean"`` features for kNN and linear probes (and the fine-tune head).
+        k, temperature: kNN settings. epochs: linear probe (default 50) or fine-tune (default 10) epochs.
+        layer_decay: fine-tuning's layer-wise lr decay.
+
+    Returns:
+        A :class:`ProbeResult`; ``print(result)`` shows a small table.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    wanted = {"raw_pixels", "random_init"} if baselines is True else set(baselines or ())
+    unknown = wanted - {"raw_pixels", "random_init"}
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from 'raw_pixels', 'random_init'")
+    model = _resolve_model(model)
+    device = torch.device(device) if device is not None else _model_device(model)
+    start = time.perf_counter()
+    settings = {
+        "k": k,
+        "temperature": temperature,
+        "seed": seed,
+        "epochs": epochs if epochs is not None else (10 if method == "finetune" else 50),
+    }
+    if method == "finetune":
+        settings["layer_decay"] = layer_decay
+    candidates = {"pretrained": model}
+    if "random_init" in wanted:
+        candidates["random_init"] = _random_init_like(model, seed)
+    scores: dict[str, float] = {}
+    for name, candidate in candidates.items():
+        if method == "finetune":
+            scores[name] = finetune(
+                candidate,
+                train_set,
+                test_set,
+                epochs=settings["epochs"],
+                batch_size=min(batch_size, 128),
+                layer_decay=layer_decay,
+                pool=pool,
+                seed=seed,
+                device=device,
+                progress=progress,
+            )
+        else:
+            train = extract_features(candidate, train_set, pool=pool, batch_size=batch_size, device=device)
+            test = extract_features(candidate, test_set, pool=pool, batch_size=batch_size, device=device)
+            scores[name] = _frozen_probe(method, train, test, settings, device)
+    if "raw_pixels" in wanted:
+        pixel_method = "knn" if method == "knn" else "linear"
+        scores["raw_pixels"] = _frozen_probe(
+            pixel_method, raw_pixel_features(train_set), raw_pixel_features(test_set), settings, device
+        )
+    return ProbeResult(
+        method=method,
+        accuracy=scores.pop("pretrained"),
+        baselines={name: scores[name] for name in ("random_init", "raw_pixels") if name in scores},
+        pool=pool,
+        num_train=len(train_set),
+        num_test=len(test_set),
+        seconds=time.perf_counter() - start,
+        settings=settings,
+    )
