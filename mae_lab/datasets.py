@@ -897,12 +897,15 @@ def load_dataset(
 def sample_images(
     name: str = "photos",
     n: int = 8,
-    image_size: int | None = 32,
+    image_size: int | None = None,
     split: str = "val",
     seed: int = 0,
     **kw: Any,
 ) -> torch.Tensor:
-    """``n`` images ``[n, C, H, W]`` in [0, 1] drawn (with ``seed``) from ``split`` of dataset ``name``."""
+    """``n`` images ``[n, C, H, W]`` in [0, 1] drawn (with ``seed``) from ``split`` of dataset ``name``.
+
+    ``image_size=None`` keeps each dataset's own size (digits 8, Fashion-MNIST 28, photo crops 32).
+    """
     dataset = load_dataset(name, split=split, image_size=image_size, seed=0, **kw)
     if n > len(dataset):
         raise ValueError(f"asked for {n} images but {name!r} split {split!r} has only {len(dataset)}")
