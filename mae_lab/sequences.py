@@ -108,6 +108,10 @@ class MaskedSequenceModel(nn.Module):
         self.blocks = nn.ModuleList([Block(dim, num_heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, vocab_size)
+        # BERT's initialisation: token, position and mask embeddings on the same small scale.  With
+        # PyTorch's default N(0, 1) token embeddings the positions are drowned out, and the model
+        # stays stuck at guessing the commonest characters for hundreds of steps.
+        nn.init.normal_(self.token_embed.weight, std=0.02)
         nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.mask_token, std=0.02)
 
