@@ -33,7 +33,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest tests -q
-	TQDM_DISABLE=1 MAE_LAB_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:randomly notebooks -q
+	TQDM_DISABLE=1 MAE_LAB_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env notebooks -q
 
 unit: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest tests -q -m "not browser"

@@ -45,13 +45,13 @@ def sample_images(name: str = "photos", n: int = 8, **kwargs):
 
 
 __all__ = [
-    "__version__",
     "Mask",
-    "make_mask",
+    "__version__",
     "list_maskers",
-    "patchify",
-    "unpatchify",
-    "load_model",
     "load_dataset",
+    "load_model",
+    "make_mask",
+    "patchify",
     "sample_images",
+    "unpatchify",
 ]

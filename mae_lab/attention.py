@@ -34,12 +34,12 @@ from .patches import patch_centers
 
 __all__ = [
     "attention_maps",
-    "select_heads",
-    "cls_attention",
-    "query_attention",
     "attention_rollout",
+    "cls_attention",
     "mean_attention_distance",
+    "query_attention",
     "scatter_to_grid",
+    "select_heads",
     "token_index",
 ]
 

@@ -17,33 +17,34 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from .patches import patchify as _reference_patchify
 
 __all__ = [
-    "CheckResult",
-    "check_patchify",
-    "check_token_count",
-    "check_num_visible",
-    "check_random_masking",
-    "check_masked_loss",
-    "check_norm_pixels",
-    "check_mean_baseline",
-    "check_lr_scaling",
-    "check_warmup_cosine",
-    "check_knn_vote",
-    "check_rollout",
-    "check_attention_distance",
-    "check_hog_bins",
-    "check_fft_target",
-    "check_cosine_schedule",
-    "check_sequence_masking",
-    "check_prediction",
     "PREDICTIONS",
+    "CheckResult",
+    "check_attention_distance",
+    "check_cosine_schedule",
+    "check_fft_target",
+    "check_hog_bins",
+    "check_knn_vote",
+    "check_lr_scaling",
+    "check_masked_loss",
+    "check_mean_baseline",
+    "check_norm_pixels",
+    "check_num_visible",
+    "check_patchify",
+    "check_prediction",
+    "check_random_masking",
+    "check_rollout",
+    "check_sequence_masking",
+    "check_token_count",
+    "check_warmup_cosine",
 ]
 
 

@@ -19,11 +19,11 @@ import torch
 
 __all__ = [
     "grid_size",
+    "patch_centers",
     "patchify",
-    "unpatchify",
     "sincos_pos_embed_1d",
     "sincos_pos_embed_2d",
-    "patch_centers",
+    "unpatchify",
 ]
 
 

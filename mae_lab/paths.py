@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["repo_root", "data_dir", "checkpoints_dir", "outputs_dir"]
+__all__ = ["checkpoints_dir", "data_dir", "outputs_dir", "repo_root"]
 
 
 def repo_root() -> Path:

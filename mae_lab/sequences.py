@@ -32,14 +32,14 @@ from .masking import make_mask
 from .models.vit import Block
 
 __all__ = [
-    "load_text_corpus",
     "CharTokenizer",
-    "MaskedSequenceModel",
     "MaskedLMResult",
-    "text_windows",
-    "train_masked_lm",
+    "MaskedSequenceModel",
     "evaluate_masked_lm",
     "fill_in",
+    "load_text_corpus",
+    "text_windows",
+    "train_masked_lm",
 ]
 
 _ALPHABET = string.ascii_letters + string.digits + string.punctuation + " \n"

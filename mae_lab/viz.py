@@ -24,8 +24,8 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from functools import lru_cache
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np

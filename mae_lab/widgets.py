@@ -47,11 +47,11 @@ from . import viz
 from .masking import get_masker, list_maskers
 
 __all__ = [
-    "Throttle",
+    "AttentionExplorer",
     "LRUCache",
     "MaskExplorer",
     "ReconstructionExplorer",
-    "AttentionExplorer",
+    "Throttle",
     "TrainingMonitor",
 ]
 

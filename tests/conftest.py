@@ -5,12 +5,12 @@ import os
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("MAE_LAB_SMOKE", "1")
 
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
 
 torch.set_num_threads(1)  # small models: one thread avoids OpenMP contention with kernels and browsers
 
