@@ -8,7 +8,8 @@
 
 ``demo`` is the headless main job: it pretrains a small masked autoencoder (He et al., 2021) on
 an offline dataset against a wall-clock budget, probes it with kNN against both baselines, and
-writes ``loss_curve.png``, ``reconstruction.png`` and ``metrics.json`` to ``outputs/demo/``.
+writes ``loss_curve.png``, ``reconstruction.png``, ``maskers.png`` (every mask strategy on a bundled
+photo) and ``metrics.json`` to ``outputs/demo/``.
 """
 
 from __future__ import annotations
@@ -285,7 +286,7 @@ def run_demo(
 
 def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device: str, progress: bool) -> dict:
     from . import viz
-    from .datasets import load_dataset
+    from .datasets import load_dataset, sample_images
     from .probe import probe
     from .train import STATE_FILE, PretrainConfig, pretrain
 
@@ -328,6 +329,8 @@ def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device:
     _save_figure(
         _reconstruction_figure(model, images, "random", config.mask_ratio, seed), out / "reconstruction.png"
     )
+    photo = sample_images("photos", n=1, image_size=224, zoom=1.0, crop_scale=(0.6, 1.0), num_crops=4)[0]
+    _save_figure(viz.mask_gallery(photo, ratio=0.75, seed=seed, patch_size=16, columns=5), out / "maskers.png")
 
     metrics = {
         "dataset": name,
@@ -368,7 +371,8 @@ def _demo_summary(metrics: dict[str, Any], out: Path) -> str:
                 f"({100 * (pre - rnd):+.1f} points)"
             ),
             f"    raw pixels          {100 * raw:5.1f} %",
-            f"  wrote {out / 'loss_curve.png'}, {out / 'reconstruction.png'}, {out / 'metrics.json'}",
+            f"  wrote {out / 'loss_curve.png'}, {out / 'reconstruction.png'}, {out / 'maskers.png'}, "
+            f"{out / 'metrics.json'}",
             f"  total {metrics['total_seconds']:.0f} s",
         ]
     )

@@ -80,7 +80,7 @@ def test_bad_inputs_give_an_error_line_not_a_traceback(tmp_path, capsys):
 def test_demo_writes_figures_and_metrics(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--seconds", "2", "--dataset", "digits"]) == 0
-    for name in ("loss_curve.png", "reconstruction.png", "metrics.json"):
+    for name in ("loss_curve.png", "reconstruction.png", "maskers.png", "metrics.json"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "digits" and metrics["pretrain"]["steps"] > 0
