@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NOTEBOOK ?= notebooks/00_start_here.ipynb
 PORT   ?= 8888
+# JupyterLab refuses to run as root (containers, CI boxes) unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test demo setup unit notebooks browser bench clean help
 
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(NOTEBOOK) --port $(PORT)
+	$(BIN)/jupyter lab $(NOTEBOOK) --port $(PORT) $(ROOT_FLAG)
 
 demo: $(STAMP)
 	$(BIN)/mae-lab demo --out outputs/demo
