@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from solutions_loader import SOLUTIONS, load_solutions
 
 from mae_lab import exercises as ex
-
-SOLUTIONS = Path(__file__).resolve().parents[1] / "notebooks" / "solutions"
-
-
-def load_solutions(number: str):
-    """Import ``notebooks/solutions/<number>_solutions.py`` by path (the folder is not a package)."""
-    path = SOLUTIONS / f"{number}_solutions.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{number}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_00_predictions():

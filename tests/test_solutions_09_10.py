@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from solutions_loader import load_solutions
 
 from mae_lab import exercises as ex
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "notebooks" / "solutions"
 NOTEBOOKS = {"09": ROOT / "notebooks" / "09_beyond_pixels.ipynb", "10": ROOT / "notebooks" / "10_beyond_images.ipynb"}
-
-
-def load_solutions(number: str):
-    """Import ``notebooks/solutions/<number>_solutions.py`` by path (the folder is not a package)."""
-    path = SOLUTIONS / f"{number}_solutions.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{number}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_09_solutions_pass_their_checks():
