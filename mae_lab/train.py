@@ -574,7 +574,12 @@ def pretrain(config: PretrainConfig, callbacks: Iterable[Any] = (), resume: bool
     callbacks = list(callbacks)
     dist_info = _setup_distributed(config.device if config.device != "auto" else default_device().type)
     try:
-        return _pretrain(config, callbacks, resume, dist_info)
+        result = _pretrain(config, callbacks, resume, dist_info)
+        if dist_info.world_size > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # every rank is done (rank 0 has written the checkpoint) before the group goes
+        return result
     finally:
         if dist_info.owns_group:
             import torch.distributed as dist
