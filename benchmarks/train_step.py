@@ -61,6 +61,7 @@ from mae_lab import hub
 from mae_lab.masking.random_masks import mask_from_noise
 from mae_lab.models import MAEConfig, MaskedAutoencoder, get_preset
 from mae_lab.patches import sincos_pos_embed_2d
+from mae_lab.train import param_groups
 
 SHAPES = {"base": "mae_base", "tiny": "mae_tiny"}
 MASK_RATIO = 0.75
@@ -412,15 +413,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def param_groups(model: nn.Module, weight_decay: float = 0.05) -> list[dict]:
-    """AdamW groups as in MAE: decay matrices; no decay on biases, norms, tokens and positions."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        skip = param.ndim <= 1 or name.endswith(("cls_token", "mask_token", "pos_embed"))
-        (no_decay if skip else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def prepare(contender: Contender, device: torch.device, compile_model: bool, seed: int) -> None:

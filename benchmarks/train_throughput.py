@@ -25,7 +25,7 @@ import time
 import torch
 
 from mae_lab.models import MaskedAutoencoder, get_preset
-from mae_lab.train import _param_groups
+from mae_lab.train import param_groups
 
 #: batch size per (model, device type)
 BATCH = {
@@ -53,7 +53,7 @@ def measure(
 ) -> float:
     """Best images/s over ``windows`` windows of ``steps`` training steps each."""
     model = MaskedAutoencoder(get_preset(name), seed=0).to(device).train()
-    optimizer = torch.optim.AdamW(_param_groups(model, 0.05), lr=1.5e-4, betas=(0.9, 0.95))
+    optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=1.5e-4, betas=(0.9, 0.95))
     forward = torch.compile(model) if compile_model else model
     size, channels = model.config.img_size, model.config.in_chans
     images = torch.rand(batch_size, channels, size, size, generator=torch.Generator().manual_seed(0)).to(

@@ -51,6 +51,7 @@ __all__ = [
     "build_model",
     "learning_rate",
     "load_run",
+    "param_groups",
     "pretrain",
 ]
 
@@ -316,7 +317,7 @@ def build_model(config: PretrainConfig, image_size: int, channels: int):
     return MaskedAutoencoder(get_preset(config.model, **overrides), seed=config.seed)
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+def param_groups(model: nn.Module, weight_decay: float = 0.05) -> list[dict]:
     """Weight decay on matrices only: biases, norms and tokens are not decayed (as in MAE)."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -661,7 +662,7 @@ def _setup_run(
         world_size=dist_info.world_size,
     )
     model = build_model(config, image_size, dataset.channels).to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), betas=config.betas)
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), betas=config.betas)
     state = TrainState(
         config=config,
         model=model,

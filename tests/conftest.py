@@ -18,3 +18,19 @@ torch.set_num_threads(1)  # small models: one thread avoids OpenMP contention wi
 @pytest.fixture
 def seed() -> int:
     return 0
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    """Three bundled photo crops ``[3, 3, 32, 32]`` in [0, 1]."""
+    import mae_lab
+
+    return mae_lab.sample_images("photos", n=3, image_size=32)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A randomly initialised ``mae_tiny`` in eval mode (seed 0)."""
+    from mae_lab.models import MaskedAutoencoder, get_preset
+
+    return MaskedAutoencoder(get_preset("mae_tiny"), seed=0).eval()

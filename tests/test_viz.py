@@ -7,21 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-import mae_lab
 from mae_lab import attention as A
 from mae_lab import viz
 from mae_lab.masking import list_maskers, make_mask
-from mae_lab.models import MaskedAutoencoder, Reconstruction, get_preset
-
-
-@pytest.fixture(scope="module")
-def images():
-    return mae_lab.sample_images("photos", n=3, image_size=32)  # [3, 3, 32, 32]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return MaskedAutoencoder(get_preset("mae_tiny"), seed=0).eval()
+from mae_lab.models import Reconstruction
 
 
 def decode_png(data: bytes) -> np.ndarray:

@@ -15,16 +15,6 @@ from mae_lab.masking import list_maskers
 from mae_lab.models import MaskedAutoencoder, get_preset
 
 
-@pytest.fixture(scope="module")
-def images():
-    return mae_lab.sample_images("photos", n=3, image_size=32)  # [3, 3, 32, 32]
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    return MaskedAutoencoder(get_preset("mae_tiny"), seed=0).eval()
-
-
 def control(app, description):
     return next(c for c in app.controls if c.description == description)
 
