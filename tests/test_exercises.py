@@ -175,4 +175,4 @@ def test_predictions():
 
 def test_result_renders_in_a_notebook():
     result = ex.check_num_visible(49)
-    assert "✅" in str(result) and "<div" in result._repr_html_()
+    assert "✓" in str(result) and "<div" in result._repr_html_()
