@@ -71,7 +71,7 @@ def test_reconstruct_from_an_image_file_and_from_the_dataset(run_dir, tmp_path):
 
 def test_bad_inputs_give_an_error_line_not_a_traceback(tmp_path, capsys):
     assert main(["pretrain", "--dataset", "digitz", "--out", str(tmp_path / "x")]) == 2
-    assert "did you mean 'digits'" in capsys.readouterr().err
+    assert "Did you mean 'digits'" in capsys.readouterr().err
     assert main(["probe", str(tmp_path / "missing_run")]) == 2
     with pytest.raises(SystemExit):
         build_parser().parse_args(["probe", "x", "--method", "svm"])

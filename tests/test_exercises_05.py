@@ -6,7 +6,7 @@ import math
 import pytest
 
 from mae_lab.exercises import check_lr_scaling, check_warmup_cosine
-from mae_lab.train import learning_rate
+from mae_lab.schedules import warmup_cosine as learning_rate
 
 
 def warmup_cosine_right(progress, peak, minimum, warmup_fraction):

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mae_lab.datasets import load_dataset
+from mae_lab.data import load_dataset
 from mae_lab.models import MaskedAutoencoder, get_preset
 from mae_lab.probe import (
     FinetuneClassifier,
@@ -41,7 +41,7 @@ def micro_model():
 
 @pytest.fixture(scope="module")
 def digits_small():
-    return load_dataset("digits", "train", limit=300), load_dataset("digits", "val", limit=100)
+    return load_dataset("digits", "train", limit=300), load_dataset("digits", "test", limit=100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def test_extract_features_shapes_pools_and_training_flag(micro_model, digits_sma
 
 
 def test_wrong_image_size_for_the_model_is_a_clear_error(micro_model):
-    wrong = load_dataset("digits", "val", image_size=16, limit=4)
+    wrong = load_dataset("digits", "test", image_size=16, limit=4)
     with pytest.raises(ValueError, match="image_size=8"):
         extract_features(micro_model, wrong)
 

@@ -18,7 +18,6 @@ from mae_lab.train import (
     STATE_FILE,
     LossNotFiniteError,
     PretrainConfig,
-    learning_rate,
     load_run,
     pretrain,
 )
@@ -81,7 +80,7 @@ def test_config_json_round_trip(tmp_path):
 
 
 def test_config_rejects_unknown_fields_and_bad_values():
-    with pytest.raises(ValueError, match="did you mean epochs"):
+    with pytest.raises(ValueError, match="Did you mean 'epochs'"):
         PretrainConfig.from_dict({"epoch": 3})
     with pytest.raises(ValueError, match="mask_ratio"):
         PretrainConfig(mask_ratio=1.0)
@@ -89,11 +88,12 @@ def test_config_rejects_unknown_fields_and_bad_values():
         PretrainConfig(batch_size=0)
 
 
-def test_learning_rate_warms_up_then_decays_to_the_minimum():
-    assert learning_rate(0.05, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.5)
-    assert learning_rate(0.1, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(1.0)
-    assert learning_rate(0.55, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.55)
-    assert learning_rate(1.0, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.1)
+def test_learning_rate_is_the_one_warmup_cosine_schedule_and_the_old_name_warns():
+    from mae_lab.schedules import warmup_cosine
+    from mae_lab.train import learning_rate
+
+    with pytest.deprecated_call(match="warmup_cosine"):
+        assert learning_rate(0.55, 1.0, 0.1, 0.1) == warmup_cosine(0.55, 1.0, 0.1, 0.1)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..patches import patchify as _reference_patchify
+from ..schedules import warmup_cosine
 from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
 
 __all__ = [
@@ -311,13 +312,12 @@ def check_lr_scaling(fn: Callable[[float, int], float]) -> CheckResult:
     return _ok(name, "correct — MAE's recipe: 1.5e-4 × 4096 / 256 = 2.4e-3 for its batch of 4096.")
 
 
-def _warmup_cosine(progress: float, peak: float, minimum: float, warmup: float, decay_shape=None) -> float:
-    """Reference: linear warm-up from 0 to ``peak``, then ``decay_shape`` (half a cosine) down to ``minimum``."""
+def _warmup_then(progress: float, peak: float, minimum: float, warmup: float, decay_shape) -> float:
+    """A typical wrong schedule: the right warm-up followed by another ``decay_shape`` down to ``minimum``."""
     if warmup > 0 and progress < warmup:
         return peak * progress / warmup
     decay = (progress - warmup) / (1.0 - warmup)
-    shape = decay_shape or (lambda d: 0.5 * (1.0 + math.cos(math.pi * d)))
-    return minimum + (peak - minimum) * shape(decay)
+    return minimum + (peak - minimum) * decay_shape(decay)
 
 
 def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> CheckResult:
@@ -346,7 +346,7 @@ def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> Ch
     def cosine(p, peak, low, warm):
         return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * p))
 
-    if same(_warmup_cosine):
+    if same(warmup_cosine):
         return _ok(name, "correct — a linear warm-up to the peak, then half a cosine down to the minimum.")
     wrong = [
         (cosine, ("there is no warm-up: during the first warmup_fraction of the run the lr must climb "
@@ -354,13 +354,13 @@ def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> Ch
         (lambda p, peak, low, warm: peak * p / warm if p < warm else cosine(p, peak, low, warm),
          ("after the warm-up the lr should start its cosine at peak; measure the decay's progress from the end "
           "of the warm-up: (progress − warmup_fraction) / (1 − warmup_fraction)")),
-        (lambda p, peak, low, warm: _warmup_cosine(p, peak, 0.0, warm),
+        (lambda p, peak, low, warm: warmup_cosine(p, peak, 0.0, warm),
          "the cosine should end at minimum, not at 0: minimum + (peak − minimum) · (1 + cos(π·t)) / 2"),
-        (lambda p, peak, low, warm: _warmup_cosine(p, peak, low, warm, lambda d: 1.0 - d),
+        (lambda p, peak, low, warm: _warmup_then(p, peak, low, warm, lambda d: 1.0 - d),
          "that decay is a straight line; MAE decays along half a cosine, (1 + cos(π·t)) / 2"),
-        (lambda p, peak, low, warm: _warmup_cosine(p, peak, low, warm, lambda d: 0.5 * (1 - math.cos(math.pi * d))),
+        (lambda p, peak, low, warm: _warmup_then(p, peak, low, warm, lambda d: 0.5 * (1 - math.cos(math.pi * d))),
          "the cosine runs backwards: after the warm-up the lr must fall from peak to minimum, not rise"),
-        (lambda p, peak, low, warm: low + (peak - low) * p / warm if p < warm else _warmup_cosine(p, peak, low, warm),
+        (lambda p, peak, low, warm: low + (peak - low) * p / warm if p < warm else warmup_cosine(p, peak, low, warm),
          "the warm-up should start from 0 (as in MAE), not from minimum: peak · progress / warmup_fraction"),
     ]
     for rule, message in wrong:

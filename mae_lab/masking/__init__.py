@@ -17,7 +17,7 @@ from . import noise  # noqa: F401  noise (ColorMAE)
 from . import guided  # noqa: F401  attention (AttMask), hard (HPM)
 from . import tube  # noqa: F401  tube (VideoMAE)
 # isort: on
-from .schedules import RatioSchedule, make_schedule
+from ..schedules import RatioSchedule, make_schedule  # re-exported: masking knobs change over training
 
 __all__ = [
     "Mask",

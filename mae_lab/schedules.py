@@ -1,4 +1,7 @@
-"""Ratio schedules: let the masking ratio (or any masking knob) change during training.
+"""Schedules: values that change over training — the learning rate, the mask ratio, HPM's alpha.
+
+The learning rate follows :func:`warmup_cosine` (a linear warm-up, then half a cosine down), as in
+MAE and most vision transformers. Masking knobs follow a :class:`RatioSchedule`.
 
 A schedule is a small callable: give it the training progress ``p`` in ``[0, 1]`` (0 = first
 step, 1 = last step) and it returns the value to use now::
@@ -28,10 +31,20 @@ import itertools
 import math
 from dataclasses import dataclass
 
-__all__ = ["SCHEDULE_KINDS", "RatioSchedule", "make_schedule"]
+__all__ = ["SCHEDULE_KINDS", "RatioSchedule", "make_schedule", "warmup_cosine"]
 
 SCHEDULE_KINDS = ("constant", "linear", "cosine", "step")
 _PROGRESS_TOLERANCE = 1e-9  # float noise such as step / total_steps slightly above 1
+
+
+def warmup_cosine(progress: float, peak: float, minimum: float = 0.0, warmup: float = 0.0) -> float:
+    """The learning rate at ``progress`` in [0, 1]: linear from 0 to ``peak`` over the first ``warmup``
+    fraction of training, then half a cosine from ``peak`` down to ``minimum`` at the end."""
+    progress = min(max(float(progress), 0.0), 1.0)
+    if warmup > 0 and progress < warmup:
+        return peak * progress / warmup
+    decay = (progress - warmup) / max(1.0 - warmup, 1e-12)
+    return minimum + (peak - minimum) * 0.5 * (1.0 + math.cos(math.pi * decay))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mae_lab.datasets import (
+from mae_lab.data import (
     SYSTEM_DATA_DIRS,
     GPUResidentLoader,
     ImageArrayDataset,
@@ -80,15 +80,15 @@ def test_digits_items_are_unit_range_images_with_labels():
 
 
 def test_digits_split_is_disjoint_stratified_and_fixed_by_seed():
-    train, val = load_dataset("digits", "train"), load_dataset("digits", "val")
+    train, val = load_dataset("digits", "train"), load_dataset("digits", "test")
     assert len(train) + len(val) == 1797
     train_rows = {tuple(x.flatten().tolist()) for x in train.images}
     overlap = sum(tuple(x.flatten().tolist()) in train_rows for x in val.images)
     assert overlap < 5  # the digits set itself holds a few duplicate images
     counts = torch.bincount(val.labels, minlength=10)
     assert int(counts.min()) >= 34 and int(counts.max()) <= 38  # stratified: about 36 per class
-    again = load_dataset("digits", "val", seed=0)
-    other = load_dataset("digits", "val", seed=1)
+    again = load_dataset("digits", "test", seed=0)
+    other = load_dataset("digits", "test", seed=1)
     assert torch.equal(again.images, val.images)
     assert not torch.equal(other.images, val.images)
     assert load_dataset("digits", "test").images.shape == val.images.shape
@@ -102,7 +102,7 @@ def test_digits_resize_and_channels():
 
 def test_photos_split_by_source_photo_and_crops_are_deterministic():
     train = load_dataset("photos", "train", image_size=16, num_crops=64)
-    val = load_dataset("photos", "val", image_size=16, num_crops=32)
+    val = load_dataset("photos", "test", image_size=16, num_crops=32)
     assert train[0][0].shape == (3, 16, 16)
     assert set(train.labels.tolist()).isdisjoint(val.labels.tolist())  # no photo in both splits
     assert train.num_classes == len(train.classes) >= 8
@@ -156,7 +156,7 @@ def test_missing_fashion_mnist_names_the_three_ways(isolated_data):
     message = str(info.value)
     assert "MAE_LAB_DATA" in message and "data/" in message  # 1. local files
     assert "dataset-fashion-mnist" in message  # 2. the Debian package
-    assert "download=True" in message  # 3. a download when online
+    assert "mae-lab download fashion_mnist" in message  # 3. a download when online
     assert str(isolated_data) in message  # says where it looked
 
 
@@ -285,7 +285,7 @@ def test_folder_dataset(tmp_path):
         for i in range(5):
             Image.new("RGB", (40 + i, 30), color).save(tmp_path / cls / f"{i}.png")
     train = load_dataset("folder", "train", root=tmp_path, image_size=16)
-    val = load_dataset("folder", "val", root=tmp_path, image_size=16)
+    val = load_dataset("folder", "test", root=tmp_path, image_size=16)
     assert len(train) == 8 and len(val) == 2 and train.classes == ["cats", "dogs"]
     assert set(map(str, train.files)).isdisjoint(map(str, val.files))
     image, label = train[0]

@@ -1,7 +1,7 @@
 """Numerical parity with the reference implementations (timm, Hugging Face transformers, official MAE).
 
 All offline: the reference models are built with random weights, and their state dicts are
-loaded into ours through :func:`mae_lab.hub.convert_state_dict`.
+loaded into ours through :func:`mae_lab.convert.convert_state_dict`.
 """
 
 import json
@@ -11,10 +11,10 @@ import timm
 import torch
 from transformers import ViTMAEConfig, ViTMAEForPreTraining, ViTMAEModel
 
-from mae_lab import hub
+from mae_lab import checkpoints, convert
 from mae_lab.masking.random_masks import mask_from_noise
 from mae_lab.models import MaskedAutoencoder, get_preset
-from mae_lab.models.mae import IMAGENET_MEAN, IMAGENET_STD
+from mae_lab.models.config import IMAGENET_MEAN, IMAGENET_STD
 
 ATOL = 1e-5
 
@@ -33,7 +33,7 @@ def timm_vit():
 
 
 def test_timm_vit_base_features_match(timm_vit):
-    ours = hub.model_from_state_dict(timm_vit.state_dict(), source="timm", encoder_only=True)
+    ours = convert.model_from_state_dict(timm_vit.state_dict(), source="timm", encoder_only=True)
     assert ours.config.preset == "mae_base"
     assert (ours.config.embed_dim, ours.config.depth, ours.config.num_heads) == (768, 12, 12)
     # timm's learned positions replaced our sine-cosine table
@@ -50,7 +50,7 @@ def test_timm_vit_base_features_match(timm_vit):
 
 
 def test_timm_encoder_parameters_are_all_used(timm_vit):
-    converted = hub.convert_state_dict(timm_vit.state_dict(), source="timm")
+    converted = convert.convert_state_dict(timm_vit.state_dict(), source="timm")
     assert not any(k.startswith(("head", "encoder.head")) for k in converted)
     ours = MaskedAutoencoder(get_preset("mae_base"))
     encoder_keys = {k for k in ours.state_dict() if k.startswith("encoder.")}
@@ -76,7 +76,7 @@ def test_transformers_vit_mae_matches_mask_predictions_and_loss(tmp_path, norm_p
     torch.manual_seed(0)
     reference = ViTMAEForPreTraining(small_hf_config(norm_pix_loss)).eval()
     reference.save_pretrained(tmp_path)
-    ours = hub.load_pretrained(tmp_path)
+    ours = checkpoints.load_model(tmp_path, pretrained=True)
     assert ours.config.target == ("norm_pixels" if norm_pix_loss else "pixels")
     assert ours.config.norm_eps == reference.config.layer_norm_eps
     assert ours.config.pixel_mean is None  # no image processor saved: images go in as they are
@@ -97,10 +97,10 @@ def test_transformers_vit_mae_matches_mask_predictions_and_loss(tmp_path, norm_p
 def test_transformers_encoder_matches_on_visible_tokens(tmp_path):
     torch.manual_seed(2)
     reference = ViTMAEModel(small_hf_config()).eval()
-    converted = hub.convert_state_dict(reference.state_dict(), source="transformers")
-    config = hub.config_from_transformers(reference.config.to_dict())
+    converted = convert.convert_state_dict(reference.state_dict(), source="transformers")
+    config = convert.config_from_transformers(reference.config.to_dict())
     ours = MaskedAutoencoder(config)
-    hub.load_weights(ours, converted, source="mae_lab", encoder_only=True)
+    convert.load_weights(ours, converted, source="mae_lab", encoder_only=True)
     images = torch.rand(2, 3, 16, 16)
     noise = torch.rand(2, 16)
     with torch.no_grad():
@@ -113,7 +113,7 @@ def test_transformers_encoder_matches_on_visible_tokens(tmp_path):
 def test_transformers_qkv_are_fused_in_order():
     torch.manual_seed(0)
     reference = ViTMAEForPreTraining(small_hf_config())
-    converted = hub.convert_state_dict(reference.state_dict(), source="transformers")
+    converted = convert.convert_state_dict(reference.state_dict(), source="transformers")
     attention = reference.vit.layers[0].attention if hasattr(reference.vit, "layers") else None
     qkv = converted["encoder.blocks.0.attn.qkv.weight"]
     assert qkv.shape == (96, 32)
@@ -130,7 +130,7 @@ def test_transformers_folder_with_image_processor_normalises_inside(tmp_path):
     (tmp_path / "preprocessor_config.json").write_text(
         json.dumps({"do_normalize": True, "image_mean": list(IMAGENET_MEAN), "image_std": list(IMAGENET_STD)})
     )
-    ours = hub.load_pretrained(tmp_path)
+    ours = checkpoints.load_model(tmp_path, pretrained=True)
     assert ours.config.pixel_mean == IMAGENET_MEAN
     images = torch.rand(2, 3, 16, 16)
     noise = torch.rand(2, 16)
@@ -160,13 +160,13 @@ def test_official_pth_checkpoint_loads_and_matches_the_reference(tmp_path):
     """Weights checked against transformers above, written in the official layout, read back as a .pth."""
     torch.manual_seed(3)
     reference = ViTMAEForPreTraining(small_hf_config()).eval()
-    via_hf = hub.model_from_state_dict(reference.state_dict(), source="transformers",
-                                       config=hub.config_from_transformers(reference.config.to_dict()))
+    via_hf = convert.model_from_state_dict(reference.state_dict(), source="transformers",
+                                       config=convert.config_from_transformers(reference.config.to_dict()))
     official = to_official_layout(via_hf.state_dict())
     assert "blocks.0.attn.qkv.weight" in official and "decoder_blocks.1.mlp.fc2.bias" in official
     torch.save({"model": official, "epoch": 799}, tmp_path / "mae_visualize_vit_small.pth")
 
-    loaded = hub.load_pretrained(tmp_path / "mae_visualize_vit_small.pth",
+    loaded = checkpoints.load_model(tmp_path / "mae_visualize_vit_small.pth", pretrained=True,
                                  config=via_hf.config.replace(pixel_mean=None, pixel_std=None))
     assert loaded.metadata["source"] == "official" and loaded.metadata["decoder_loaded"]
     images = torch.rand(2, 3, 16, 16)
@@ -177,7 +177,7 @@ def test_official_pth_checkpoint_loads_and_matches_the_reference(tmp_path):
     assert torch.allclose(out.pred, expected.logits, atol=ATOL)
 
     # without a config, everything but the head count and the eps is read off the shapes
-    inferred = hub.load_pretrained(tmp_path / "mae_visualize_vit_small.pth")
+    inferred = checkpoints.load_model(tmp_path / "mae_visualize_vit_small.pth", pretrained=True)
     assert (inferred.config.embed_dim, inferred.config.depth, inferred.config.patch_size) == (32, 2, 4)
     assert (inferred.config.decoder_embed_dim, inferred.config.decoder_depth) == (24, 2)
     assert inferred.config.pixel_mean == IMAGENET_MEAN  # official models expect ImageNet statistics
@@ -189,8 +189,8 @@ def test_official_encoder_only_checkpoint(tmp_path):
                     if not k.startswith(("decoder", "mask_token"))}
     torch.save({"model": encoder_only}, tmp_path / "mae_pretrain_vit_tiny.pth")
     with pytest.raises(ValueError, match="encoder only.*encoder_only=True"):
-        hub.load_pretrained(tmp_path / "mae_pretrain_vit_tiny.pth")
-    loaded = hub.load_pretrained(tmp_path / "mae_pretrain_vit_tiny.pth", encoder_only=True)
+        checkpoints.load_model(tmp_path / "mae_pretrain_vit_tiny.pth", pretrained=True)
+    loaded = checkpoints.load_model(tmp_path / "mae_pretrain_vit_tiny.pth", encoder_only=True, pretrained=True)
     images = torch.rand(2, 3, 32, 32)
     assert loaded.config.pixel_mean == IMAGENET_MEAN  # inferred: normalises like the official models
     with torch.no_grad():
