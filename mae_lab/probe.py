@@ -45,6 +45,7 @@ __all__ = [
     "ProbeResult",
     "extract_features",
     "finetune",
+    "knn_predict",
     "knn_probe",
     "layer_decay_groups",
     "linear_probe",
@@ -123,17 +124,16 @@ def raw_pixel_features(
 # kNN
 # ---------------------------------------------------------------------------------------------
 @torch.no_grad()
-def knn_probe(
+def knn_predict(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
     test_features: torch.Tensor,
-    test_labels: torch.Tensor,
     k: int = 20,
     temperature: float = 0.07,
-    chunk_size: int = 1024,
     num_classes: int | None = None,
-) -> float:
-    """Accuracy (in [0, 1]) of a weighted kNN vote on cosine similarity, as in DINO.
+    chunk_size: int = 1024,
+) -> torch.Tensor:
+    """Predicted labels ``[M_test]`` of a weighted kNN vote on cosine similarity, as in DINO.
 
     Each test feature votes among its ``k`` most similar train features, each neighbour weighing
     ``exp(similarity / temperature)``. Test features are processed ``chunk_size`` at a time, so the
@@ -144,25 +144,38 @@ def knn_probe(
     if train_features.shape[1] != test_features.shape[1]:
         raise ValueError(
             f"train features have {train_features.shape[1]} dimensions but test features "
-            f"{test_features.shape[1]}; "
-            "extract both with the same model and pool"
+            f"{test_features.shape[1]}; extract both with the same model and pool"
         )
     device = train_features.device
-    classes = num_classes or count_classes(train_labels, test_labels)
+    classes = num_classes or count_classes(train_labels)
     train = F.normalize(train_features.float(), dim=1)  # [M, D]
     train_labels = train_labels.to(device).long()
     k = min(k, len(train))
-    correct = 0
+    predictions = []
     for start in range(0, len(test_features), chunk_size):
         queries = F.normalize(test_features[start : start + chunk_size].to(device).float(), dim=1)  # [c, D]
-        similarity = queries @ train.T  # [c, M]
-        top_similarity, top_index = similarity.topk(k, dim=1)  # [c, k]
+        top_similarity, top_index = (queries @ train.T).topk(k, dim=1)  # [c, k] of the [c, M] similarities
         weights = (top_similarity / temperature).exp()  # [c, k]
         votes = torch.zeros(len(queries), classes, device=device)  # [c, classes]
         votes.scatter_add_(1, train_labels[top_index], weights)
-        predictions = votes.argmax(dim=1)  # [c]
-        correct += int((predictions == test_labels[start : start + chunk_size].to(device)).sum())
-    return correct / max(len(test_features), 1)
+        predictions.append(votes.argmax(dim=1))  # [c]
+    return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long, device=device)
+
+
+def knn_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+    chunk_size: int = 1024,
+    num_classes: int | None = None,
+) -> float:
+    """Accuracy (in [0, 1]) of :func:`knn_predict` on the test features."""
+    classes = num_classes or count_classes(train_labels, test_labels)
+    predicted = knn_predict(train_features, train_labels, test_features, k, temperature, classes, chunk_size)
+    return float((predicted.cpu() == test_labels.cpu().long()).float().mean()) if len(predicted) else 0.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ same row-major patch order as :func:`mae_lab.patches.patchify`.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .patches import grid_size, patchify
+from .utils import suggest
 
 __all__ = [
     "HOG_BINS",
@@ -99,9 +99,7 @@ def get_target(name: str) -> TargetInfo:
     """The :class:`TargetInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
     if name in _TARGETS:
         return _TARGETS[name]
-    close = difflib.get_close_matches(str(name), list(_TARGETS), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise KeyError(f"unknown target {name!r}.{hint} Known targets: {', '.join(_TARGETS)}.")
+    raise KeyError(f"unknown target {name!r}.{suggest(name, _TARGETS)} Known targets: {', '.join(_TARGETS)}.")
 
 
 def target_dim(name: str, patch_size: int, channels: int) -> int:

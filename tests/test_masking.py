@@ -94,7 +94,7 @@ def test_exact_count_and_indices_for_every_strategy(request):
     assert mask.hidden.dtype == torch.bool and mask.hidden.shape == (batch_size, num_patches)
     assert (mask.hidden.sum(dim=1) == expected).all()
     assert mask.num_hidden == expected and mask.num_visible == num_patches - expected
-    assert mask.grid == grid and mask.strategy == name
+    assert mask.grid == grid and mask.masker == name
     check_indices(mask)
 
 

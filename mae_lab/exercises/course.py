@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..patches import patchify as _reference_patchify
+from ..probe import knn_predict
 from ..schedules import warmup_cosine
 from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
 
@@ -380,15 +381,6 @@ def check_warmup_cosine(fn: Callable[[float, float, float, float], float]) -> Ch
 
 
 # --------------------------------------------------------------------------- 06 probing
-def _reference_knn(train_f, train_y, test_f, k, temperature, num_classes):
-    sims = torch.nn.functional.normalize(test_f, dim=1) @ torch.nn.functional.normalize(train_f, dim=1).T
-    top_sims, top_idx = sims.topk(k, dim=1)
-    weights = (top_sims / temperature).exp()
-    votes = torch.zeros(test_f.shape[0], num_classes)
-    votes.scatter_add_(1, train_y[top_idx], weights)
-    return votes.argmax(dim=1)
-
-
 def check_knn_vote(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """Exercise: ``fn(train_feats, train_labels, test_feats, k, temperature, num_classes) -> predicted labels``.
 
@@ -403,7 +395,7 @@ def check_knn_vote(fn: Callable[..., torch.Tensor]) -> CheckResult:
     test_f = centers[test_y] + torch.randn(40, 16, generator=gen) * 1.5
     train_f[:, 0] += 50.0 * (train_y == 0)  # large norms: plain dot products go wrong, cosine does not
     k, temperature = 20, 0.07
-    expected = _reference_knn(train_f, train_y, test_f, k, temperature, 4)
+    expected = knn_predict(train_f, train_y, test_f, k, temperature, 4)
     result, failure = _call(name, fn, train_f.clone(), train_y.clone(), test_f.clone(), k, temperature, 4)
     if failure is not None:
         return failure
