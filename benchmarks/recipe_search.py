@@ -106,17 +106,18 @@ def pixel_baseline(train, test, cache: Path, linear_epochs: int) -> dict:
     return scores
 
 
-def run_trial(label: str, recipe: dict, budget: float, threads: int, train, test, linear_epochs: int) -> dict:
+def run_trial(label: str, recipe: dict, budget: float, threads: int, train, test, linear_epochs: int,
+              clock: str = "wall") -> dict:
     torch.set_num_threads(threads)
     config = PretrainConfig.from_dict({**PretrainConfig().to_dict(), **recipe, "max_seconds": budget,
-                                       "progress": False, "device": "cpu"})
+                                       "clock": clock, "progress": False, "device": "cpu"})
     start = time.perf_counter()
     result = pretrain(config)
     train_seconds = time.perf_counter() - start
     pretrained = probe_all(result.model, train, test, linear_epochs)
     random_init = probe_all(build_model(config, 28, 1), train, test, linear_epochs)
     return {
-        "label": label, "budget_s": budget, "threads": threads, "steps": result.steps,
+        "label": label, "budget_s": budget, "clock": clock, "threads": threads, "steps": result.steps,
         "images_seen": result.steps * config.batch_size, "train_seconds": round(train_seconds, 1),
         "final_loss": result.final_loss, "pretrained": pretrained, "random_init": random_init,
         "recipe": recipe, "load_average": os.getloadavg()[0],
@@ -146,6 +147,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated labels of the grid to run")
     parser.add_argument("--budget", type=float, default=120.0, help="pretraining seconds per trial")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what --budget counts: wall-clock seconds, or CPU seconds of the process "
+                             "(unaffected by other programs on the machine)")
     parser.add_argument("--linear-epochs", type=int, default=30)
     parser.add_argument("--out", default="runs/recipes.jsonl")
     parser.add_argument("--table", help="print the markdown table of a results file and exit")
@@ -171,7 +175,8 @@ def main(argv=None) -> int:
     pixels = pixel_baseline(train, test, out.with_name("pixel_baseline.json"), args.linear_epochs)
     print(f"raw pixels: kNN {pixels['knn']:.1f} %, linear {pixels['linear']:.1f} %", flush=True)
     for label, changes in trials:
-        row = run_trial(label, merge(BASE, changes), args.budget, args.threads, train, test, args.linear_epochs)
+        row = run_trial(label, merge(BASE, changes), args.budget, args.threads, train, test, args.linear_epochs,
+                        args.clock)
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("a") as handle:
             handle.write(json.dumps(row) + "\n")

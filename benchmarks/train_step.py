@@ -261,7 +261,7 @@ def build_mae_lab(config: MAEConfig, seed: int) -> Contender:
         if noise is None:  # as mae_lab.train.pretrain does: a CPU generator, then to the device
             mask = model.make_mask(images.shape[0], "random", ratio=MASK_RATIO, generator=contender.generator)
         else:  # the given noise, argsorted like the peers do
-            mask = mask_from_noise(noise.cpu(), num_hidden(model.num_patches), grid=model.grid, strategy="random")
+            mask = mask_from_noise(noise.cpu(), num_hidden(model.num_patches), grid=model.grid, masker="random")
         return contender.forward(images, mask=mask.to(images.device)).loss
 
     contender.loss_fn = loss_fn

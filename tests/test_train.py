@@ -187,6 +187,18 @@ def test_max_seconds_stops_by_the_clock():
     assert result.seconds < 5
 
 
+def test_a_cpu_clock_budget_counts_this_process_only():
+    import time
+
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    result = pretrain(tiny_config(epochs=1000, max_seconds=0.5, clock="cpu"))
+    assert 0.5 <= result.seconds < 1.5  # the budget it counted, in CPU seconds
+    assert time.process_time() - start_cpu >= 0.5
+    assert time.perf_counter() - start_wall < 30
+    with pytest.raises(ValueError, match="clock must be one of"):
+        tiny_config(clock="sundial")
+
+
 def test_nan_loss_stops_with_the_step_and_a_lower_lr_hint():
     class Poison:
         def on_step_end(self, state):
