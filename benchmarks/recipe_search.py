@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from mae_lab.data import load_dataset
+from mae_lab.checkpoints import save_checkpoint
 from mae_lab.probe import extract_features, knn_probe, linear_probe, raw_pixel_features
 from mae_lab.train import PretrainConfig, build_model, pretrain
 
@@ -107,13 +108,16 @@ def pixel_baseline(train, test, cache: Path, linear_epochs: int) -> dict:
 
 
 def run_trial(label: str, recipe: dict, budget: float, threads: int, train, test, linear_epochs: int,
-              clock: str = "wall") -> dict:
+              clock: str = "wall", save: Path | None = None) -> dict:
     torch.set_num_threads(threads)
     config = PretrainConfig.from_dict({**PretrainConfig().to_dict(), **recipe, "max_seconds": budget,
                                        "clock": clock, "progress": False, "device": "cpu"})
     start = time.perf_counter()
     result = pretrain(config)
     train_seconds = time.perf_counter() - start
+    if save is not None:  # keep the encoder, e.g. to study fine-tuning on it
+        save_checkpoint(result.model, save / label.replace(" ", "_").replace("/", "-"),
+                        metadata={"pretrain_config": config.to_dict(), "step": result.steps})
     pretrained = probe_all(result.model, train, test, linear_epochs)
     random_init = probe_all(build_model(config, 28, 1), train, test, linear_epochs)
     return {
@@ -152,6 +156,7 @@ def main(argv=None) -> int:
                              "(unaffected by other programs on the machine)")
     parser.add_argument("--linear-epochs", type=int, default=30)
     parser.add_argument("--out", default="runs/recipes.jsonl")
+    parser.add_argument("--save", help="a folder to keep each trial's model in (checkpoint per label)")
     parser.add_argument("--table", help="print the markdown table of a results file and exit")
     args = parser.parse_args(argv)
     if args.table:
@@ -176,7 +181,7 @@ def main(argv=None) -> int:
     print(f"raw pixels: kNN {pixels['knn']:.1f} %, linear {pixels['linear']:.1f} %", flush=True)
     for label, changes in trials:
         row = run_trial(label, merge(BASE, changes), args.budget, args.threads, train, test, args.linear_epochs,
-                        args.clock)
+                        args.clock, Path(args.save) if args.save else None)
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("a") as handle:
             handle.write(json.dumps(row) + "\n")

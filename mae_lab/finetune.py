@@ -22,7 +22,7 @@ from .data import GPUResidentLoader, image_batches
 from .schedules import warmup_cosine
 from .utils import module_device
 
-__all__ = ["FinetuneClassifier", "count_classes", "finetune", "layer_decay_groups"]
+__all__ = ["FinetuneClassifier", "count_classes", "finetune", "fit_linear_head", "layer_decay_groups"]
 
 
 def count_classes(*labels: torch.Tensor) -> int:
@@ -87,11 +87,36 @@ def _accuracy(classifier: nn.Module, dataset: Any, batch_size: int, device: torc
     return correct / max(total, 1)
 
 
+def fit_linear_head(features: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
+                    iterations: int = 200) -> nn.Linear:
+    """Logistic regression ``Linear(D, classes)`` on frozen features ``[M, D]``, fitted with L-BFGS.
+
+    The start of "LP-FT" (Kumar et al., 2022, "Fine-Tuning can Distort Pretrained Features and
+    Underperform Out-of-Distribution"): a head that already separates the classes keeps the first
+    fine-tuning steps from scrambling the pretrained features with large random-head gradients.
+    """
+    features, labels = features.float(), labels.long()
+    head = nn.Linear(features.shape[1], num_classes).to(features.device)
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    optimizer = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(head(features), labels) + weight_decay * head.weight.pow(2).sum() / 2
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return head
+
+
 def finetune(
     model: nn.Module,
     train_set: Dataset,
     test_set: Dataset,
     epochs: int = 10,
+    steps: int | None = None,
     batch_size: int = 128,
     base_lr: float = 1e-3,
     lr: float | None = None,
@@ -100,56 +125,71 @@ def finetune(
     warmup_epochs: float = 1.0,
     label_smoothing: float = 0.1,
     pool: str = "mean",
+    head_init: str = "zeros",
     augment: bool = True,
+    crop_scale: tuple[float, float] = (0.35, 1.0),
     flip: bool = True,
     seed: int = 0,
     device: torch.device | str | None = None,
     progress: bool = False,
     return_classifier: bool = False,
 ) -> float | tuple[float, FinetuneClassifier]:
-    """Fine-tune a copy of the encoder with a linear head; returns the val accuracy (in [0, 1]).
+    """Fine-tune a copy of the encoder with a linear head; returns the test accuracy (in [0, 1]).
 
     The recipe follows MAE's fine-tuning at small scale: AdamW, ``lr = base_lr × batch / 256``, warm-up
     then cosine decay, layer-wise lr decay (``layer_decay=None`` turns it off), label smoothing, random
-    resized crop and flip on the device. ``model`` itself is not changed. With
-    ``return_classifier=True`` returns ``(accuracy, classifier)``.
+    resized crop and flip on the device. ``model`` itself is not changed.
+
+    Args:
+        epochs / steps: how long; ``steps`` (optimisation steps) wins when given — with few labels an
+            epoch is a single step, so a step budget is the natural unit.
+        batch_size: at most the number of training images.
+        head_init: ``"zeros"`` (MAE's near-zero head) or ``"linear_probe"`` (a logistic regression fitted
+            on the frozen features first, then everything is fine-tuned: LP-FT).
+        return_classifier: return ``(accuracy, classifier)``.
     """
+    if head_init not in ("zeros", "linear_probe"):
+        raise ValueError(f"head_init must be 'zeros' or 'linear_probe', got {head_init!r}")
     device = torch.device(device) if device is not None else module_device(model)
     num_classes = int(getattr(train_set, "num_classes", 0) or count_classes(torch.as_tensor(train_set.labels)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         classifier = FinetuneClassifier(model, num_classes, pool=pool).to(device)
-    loader = GPUResidentLoader(
-        train_set,
-        batch_size,
-        device=device,
-        augment=augment,
-        seed=seed,
-        flip=flip,
-        drop_last=len(train_set) >= batch_size,
-    )
+    batch_size = min(int(batch_size), len(train_set))
+    loader = GPUResidentLoader(train_set, batch_size, device=device, augment=augment, seed=seed,
+                               crop_scale=crop_scale, flip=flip)
     classifier.backbone.encoder.patch_embed.check_images(loader.images[:1])
+    if head_init == "linear_probe":  # LP-FT: start from a head fitted on the frozen features
+        with torch.no_grad():
+            classifier.eval()
+            images = loader.images.float() / loader.scale
+            features = torch.cat([classifier.backbone.features(chunk, pool=pool) for chunk in images.split(512)])
+        classifier.head.load_state_dict(fit_linear_head(features, loader.labels, num_classes).state_dict())
     peak = lr if lr is not None else base_lr * batch_size / 256
-    groups = layer_decay_groups(classifier, weight_decay, layer_decay)
-    optimizer = torch.optim.AdamW(groups, lr=peak, betas=(0.9, 0.999))
-    total = epochs * len(loader)
+    optimizer = torch.optim.AdamW(layer_decay_groups(classifier, weight_decay, layer_decay), lr=peak,
+                                  betas=(0.9, 0.999))
+    total = int(steps) if steps is not None else epochs * len(loader)
+    warmup = min(warmup_epochs * len(loader) / max(total, 1), 1.0)
     use_amp = device.type == "cuda"
-    step = 0
     bar = tqdm(total=total, desc="fine-tune", unit="step", **({} if progress else {"disable": True}))
-    for epoch in range(epochs):
-        classifier.train()
+    step, epoch = 0, 0
+    classifier.train()
+    while step < total:
         for images, labels in loader.batches(epoch):
             step += 1
-            current = warmup_cosine(step / total, peak, 1e-6, min(warmup_epochs / max(epochs, 1), 1.0))
+            current = warmup_cosine(step / total, peak, 1e-6, warmup)
             for group in optimizer.param_groups:
                 group["lr"] = current * group["lr_scale"]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = classifier(images)
+                logits = classifier(images)  # [B, classes]
             loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             bar.update(1)
+            if step >= total:
+                break
+        epoch += 1
     bar.close()
     accuracy = _accuracy(classifier, test_set, 256, device)
     return (accuracy, classifier) if return_classifier else accuracy

@@ -45,10 +45,16 @@ __all__ = [
     "ProbeResult",
     "extract_features",
     "finetune",
+    "EFFICIENCY_METHODS",
+    "LabelEfficiency",
+    "balanced_indices",
+    "finetune_steps",
     "knn_predict",
     "knn_probe",
     "layer_decay_groups",
+    "label_efficiency",
     "linear_probe",
+    "pixel_logistic_regression",
     "probe",
     "raw_pixel_features",
 ]
@@ -386,3 +392,129 @@ def probe(
         seconds=time.perf_counter() - start,
         settings=settings,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# label efficiency: accuracy against the number of labels
+# ---------------------------------------------------------------------------------------------
+#: What :func:`label_efficiency` compares, and how each one uses the labelled images.
+EFFICIENCY_METHODS = {
+    "finetune": "MAE encoder fine-tuned (LP-FT: linear head first, then everything)",
+    "linear": "MAE encoder frozen, linear probe",
+    "scratch": "the same ViT trained from scratch on the labels alone",
+    "pixels": "logistic regression on raw pixels",
+}
+
+
+def balanced_indices(labels: torch.Tensor, per_class: int | None, seed: int = 0) -> torch.Tensor:
+    """Positions of ``per_class`` images of every class, drawn with ``seed`` (``None``: all, in order)."""
+    labels = torch.as_tensor(labels)
+    if per_class is None:
+        return torch.arange(len(labels))
+    draws = generator(seed, per_class, Stream.LABEL_SUBSET)
+    chosen = []
+    for label in torch.unique(labels):
+        members = torch.nonzero(labels == label).flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {int(label)} has {len(members)} images, fewer than per_class={per_class}; "
+                             "ask for fewer labels per class")
+        chosen.append(members[torch.randperm(len(members), generator=draws)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+def pixel_logistic_regression(train_set: Any, test_set: Any, C: float = 0.1, max_iter: int = 300) -> float:
+    """Test accuracy of scikit-learn's multinomial logistic regression on standardised raw pixels.
+
+    The classic baseline an encoder has to beat with few labels; ``C`` is the inverse L2 strength.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_x, train_y = raw_pixel_features(train_set)
+    test_x, test_y = raw_pixel_features(test_set)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    classifier.fit(train_x.numpy(), train_y.numpy())
+    return float((classifier.predict(test_x.numpy()) == test_y.numpy()).mean())
+
+
+def finetune_steps(num_images: int, batch_size: int = 128, epochs: int = 30, min_steps: int = 300,
+                   max_steps: int = 3000) -> int:
+    """How long to fine-tune on ``num_images`` labels: ``epochs`` epochs, within ``[min_steps, max_steps]``."""
+    per_epoch = max(1, num_images // min(batch_size, num_images))
+    return int(min(max(epochs * per_epoch, min_steps), max_steps))
+
+
+@dataclass
+class LabelEfficiency:
+    """Test accuracy (in [0, 1]) of each method at each number of labels per class (``None`` = all)."""
+
+    labels_per_class: list
+    accuracy: dict[str, list[float]]
+    num_test: int
+    seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels_per_class": list(self.labels_per_class), "accuracy": dict(self.accuracy),
+                "num_test": self.num_test, "seconds": self.seconds, "settings": dict(self.settings)}
+
+    def __repr__(self) -> str:
+        header = "labels/class " + "".join(f"{'all' if n is None else n:>9}" for n in self.labels_per_class)
+        rows = [f"{name:<12} " + "".join(f"{100 * a:8.1f}%" for a in values) for name, values in self.accuracy.items()]
+        return f"LabelEfficiency({self.num_test} test images)\n  " + "\n  ".join([header, *rows])
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython
+        printer.text(repr(self))
+
+
+def label_efficiency(
+    model: Any,
+    train_set: Any,
+    test_set: Any,
+    labels_per_class: Sequence[int | None] = (10, 100, 1000, None),
+    methods: Sequence[str] = tuple(EFFICIENCY_METHODS),
+    finetune_settings: dict | None = None,
+    scratch_settings: dict | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> LabelEfficiency:
+    """Accuracy against labels per class for the MAE encoder and the simpler alternatives, in one call.
+
+    For each ``n`` in ``labels_per_class`` the same ``n`` images of every class (drawn with ``seed``) are
+    given to every method of :data:`EFFICIENCY_METHODS`: fine-tuning the encoder, a linear probe on it,
+    the same ViT from scratch (random init, trained on the labels alone) and logistic regression on
+    pixels. The convincing picture of masked pretraining: with few labels, a pretrained encoder beats
+    both the architecture without pretraining and the pixels. Draw it with
+    :func:`mae_lab.viz.plot_label_efficiency`.
+
+    ``finetune_settings`` / ``scratch_settings`` are passed to :func:`~mae_lab.finetune.finetune` (the
+    default number of steps follows :func:`finetune_steps`).
+    """
+    unknown = set(methods) - set(EFFICIENCY_METHODS)
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(EFFICIENCY_METHODS)}")
+    model = _resolve_model(model)
+    start = time.perf_counter()
+    accuracy: dict[str, list[float]] = {name: [] for name in methods}
+    full_features = extract_features(model, train_set) if "linear" in methods else None
+    test_features = extract_features(model, test_set) if "linear" in methods else None
+    for per_class in labels_per_class:
+        index = balanced_indices(train_set.labels, per_class, seed)
+        subset = train_set if per_class is None else train_set.subset(index)
+        steps = finetune_steps(len(subset))
+        if "finetune" in methods:
+            settings = {"steps": steps, "head_init": "linear_probe", "seed": seed, **(finetune_settings or {})}
+            accuracy["finetune"].append(finetune(model, subset, test_set, progress=progress, **settings))
+        if "linear" in methods:
+            accuracy["linear"].append(linear_probe(full_features[0][index], full_features[1][index],
+                                                   *test_features, seed=seed))
+        if "scratch" in methods:
+            settings = {"steps": steps, "layer_decay": None, "seed": seed, **(scratch_settings or {})}
+            accuracy["scratch"].append(finetune(_random_init_like(model, seed), subset, test_set,
+                                                progress=progress, **settings))
+        if "pixels" in methods:
+            accuracy["pixels"].append(pixel_logistic_regression(subset, test_set))
+    return LabelEfficiency(list(labels_per_class), accuracy, len(test_set), time.perf_counter() - start,
+                           {"finetune": finetune_settings or {}, "scratch": scratch_settings or {}, "seed": seed})
+
