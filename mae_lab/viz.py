@@ -21,9 +21,11 @@ plots follow Dosovitskiy et al. (2021, ViT) and Abnar & Zuidema (2020, rollout).
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import textwrap
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -37,14 +39,12 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import attention as attn_lib
-from .masking import Mask, get_masker, list_maskers, make_mask
+from .masking import Mask, for_images, get_masker, list_maskers
 
 __all__ = [
     # helpers
     "to_hwc",
     "default_patch_size",
-    "patch_saliency",
-    "mask_for_image",
     "figure_to_array",
     # matplotlib figures
     "show_mask",
@@ -175,50 +175,21 @@ def _is_grid_shape(shape: tuple[int, int], height: int, width: int) -> bool:
     return height % rows == 0 and width % cols == 0 and height // rows == width // cols
 
 
-def patch_saliency(image: torch.Tensor, patch_size: int) -> torch.Tensor:
-    """A model-free score per patch: the standard deviation of its pixels (texture, edges).
+def _moved_to_masking(name: str):
+    """A deprecated alias of ``mae_lab.masking.<name>`` (the function computes masks, it does not draw)."""
+    function = getattr(for_images, name)
 
-    Used to drive the guided strategies (``attention``, ``hard``) when no model is at hand.
+    @functools.wraps(function)
+    def alias(*args, **kwargs):
+        warnings.warn(f"mae_lab.viz.{name} moved to mae_lab.masking.{name}; the old name will be removed "
+                      "in the next release", DeprecationWarning, stacklevel=2)
+        return function(*args, **kwargs)
 
-    Args:
-        image: ``[C, H, W]`` or ``[B, C, H, W]``.
-
-    Returns:
-        ``[B, N]`` float scores.
-    """
-    from .patches import patchify
-
-    patches = patchify(_batch(image).float(), patch_size)  # [B, N, p*p*C]
-    return patches.std(dim=-1)  # [B, N]
+    return alias
 
 
-def mask_for_image(
-    strategy: str,
-    grid: tuple[int, int],
-    ratio: float | None = None,
-    seed: int | None = 0,
-    scores: torch.Tensor | None = None,
-    batch_size: int = 1,
-    **options: Any,
-) -> Mask:
-    """Draw a 2-D mask for a ``(h, w)`` patch grid with any registered strategy.
-
-    Video strategies (``grid_dims == 3``) get one time step; guided strategies need
-    ``scores`` ``[B, N]`` (see :func:`patch_saliency`).  The returned mask's ``grid`` is
-    always ``(h, w)``.
-    """
-    info = get_masker(strategy)
-    if info.needs_scores:
-        if scores is None:
-            raise ValueError(f"strategy {strategy!r} is guided and needs scores=[B, N] (one per patch), "
-                             "e.g. mae_lab.viz.patch_saliency(image, patch_size)")
-        options = {**options, "scores": scores}
-    full_grid = (1, *grid) if info.grid_dims == 3 else tuple(grid)
-    mask = make_mask(strategy, batch_size, grid=full_grid, ratio=ratio, seed=seed, **options)
-    if mask.grid != tuple(grid):
-        mask = Mask(mask.hidden, mask.ids_keep, mask.ids_restore, mask.ids_shuffle, grid=tuple(grid),
-                    strategy=mask.strategy)
-    return mask
+patch_saliency = _moved_to_masking("patch_saliency")
+mask_for_image = _moved_to_masking("mask_for_image")
 
 
 # ============================================================================ numpy composition
@@ -577,7 +548,7 @@ def mask_gallery(
         ratio: the same ratio for all (default: each strategy's own default ratio).
         seed: one seed for all, so the gallery is reproducible.
         patch_size: pixels per patch (default: :func:`default_patch_size`).
-        scores: per-patch scores for guided strategies (default: :func:`patch_saliency`).
+        scores: per-patch scores for guided strategies (default: :func:`mae_lab.masking.patch_saliency`).
         options: per-strategy options, e.g. ``{"noise": {"color": "blue"}}``.
 
     A strategy that cannot draw with these settings shows its error message in its panel.
@@ -588,7 +559,7 @@ def mask_gallery(
     grid = (height // p, width // p)
     names = list(strategies) if strategies is not None else [info.name for info in list_maskers()]
     if scores is None:
-        scores = patch_saliency(rgb_image, p)
+        scores = for_images.patch_saliency(rgb_image, p)
     rows = math.ceil(len(names) / columns)
     cols = min(columns, len(names))
     fig = _new_figure(2.9 * cols, 4.0 * rows)
@@ -598,7 +569,7 @@ def mask_gallery(
     for ax, name in zip(axes.flat, names):
         info = get_masker(name)
         try:
-            mask = mask_for_image(name, grid, ratio=ratio, seed=seed, scores=scores,
+            mask = for_images.mask_for_image(name, grid, ratio=ratio, seed=seed, scores=scores,
                                   **dict((options or {}).get(name, {})))
             show_mask(rgb_image, mask, patch_size=p, ax=ax, title="")
             counts = f"{mask.num_hidden}/{mask.num_patches} hidden"
@@ -1222,7 +1193,7 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     p, cell = patch_size, hog_cell_size(patch_size)
     query = _resolve_query(patch, grid)
     if query is None:
-        query = int(patch_saliency(x, p)[0].argmax())
+        query = int(for_images.patch_saliency(x, p)[0].argmax())
     targets = {name: compute_target(name, x, p)[0].numpy() for name in ("pixels", "norm_pixels", "hog", "fft")}
     rgb = to_hwc(x[0])
     norm = targets["norm_pixels"].reshape(-1, p, p, channels)  # [N, p, p, C]

@@ -44,7 +44,7 @@ import torch
 
 from . import attention as attn_lib
 from . import viz
-from .masking import get_masker, list_maskers
+from .masking import get_masker, list_maskers, mask_for_image, patch_saliency
 
 __all__ = [
     "AttentionExplorer",
@@ -455,7 +455,7 @@ class MaskExplorer(_LiveApp):
         size: about how many pixels wide each picture is drawn.
 
     Guided strategies (``needs_scores``) rank patches by a model-free saliency: the
-    standard deviation of each patch's pixels (:func:`mae_lab.viz.patch_saliency`).
+    standard deviation of each patch's pixels (:func:`mae_lab.masking.patch_saliency`).
 
     Example::
 
@@ -481,7 +481,7 @@ class MaskExplorer(_LiveApp):
         self.patch_size = int(patch_size or viz.default_patch_size(height, width))
         self.grid = (height // self.patch_size, width // self.patch_size)
         self.size = size
-        self.scores = viz.patch_saliency(self.images, self.patch_size)  # [B, N]
+        self.scores = patch_saliency(self.images, self.patch_size)  # [B, N]
         self.mask = None
         self.mask_controls = _MaskControls(
             self,
@@ -508,7 +508,7 @@ class MaskExplorer(_LiveApp):
             self.mask = cached[2]
             return cached[0], cached[1]
         index = mc.image.value
-        mask = viz.mask_for_image(
+        mask = mask_for_image(
             mc.strategy.value,
             self.grid,
             ratio=mc.ratio.value,
@@ -671,7 +671,7 @@ class ReconstructionExplorer(_LiveApp):
     def _compute(self, mc: _MaskControls) -> tuple:
         index = mc.image.value
         scores = self.model_cache.cls_scores(index) if mc.info.needs_scores else None
-        mask = viz.mask_for_image(
+        mask = mask_for_image(
             mc.strategy.value,
             tuple(self.model.grid),
             ratio=mc.ratio.value,
@@ -855,7 +855,7 @@ class AttentionExplorer(_LiveApp):
         cached = self.cache.get(key)
         if cached is None:
             scores = self.model_cache.cls_scores(index) if mc.info.needs_scores else None
-            mask = viz.mask_for_image(
+            mask = mask_for_image(
                 mc.strategy.value,
                 self.grid,
                 ratio=mc.ratio.value,

@@ -40,16 +40,16 @@ def test_png_bytes_round_trip():
     assert np.array_equal(decode_png(viz.png_bytes(rgb)), rgb)
 
 
-def test_mask_for_image_handles_video_and_guided_strategies(images):
-    tube = viz.mask_for_image("tube", (8, 8), ratio=0.5, seed=0)
-    assert tube.grid == (8, 8) and tube.num_hidden == 32
-    scores = viz.patch_saliency(images[0], 4)
-    assert scores.shape == (1, 64)
-    guided = viz.mask_for_image("attention", (8, 8), ratio=0.25, seed=0, scores=scores)
-    top = set(scores[0].argsort(descending=True)[:16].tolist())
-    assert set(torch.nonzero(guided.hidden[0]).flatten().tolist()) == top
-    with pytest.raises(ValueError, match="scores"):
-        viz.mask_for_image("attention", (8, 8), ratio=0.25)
+def test_mask_helpers_moved_to_masking_keep_deprecated_aliases(images):
+    from mae_lab import masking
+
+    with pytest.warns(DeprecationWarning, match=r"mae_lab\.masking\.patch_saliency"):
+        scores = viz.patch_saliency(images[0], 4)
+    assert torch.equal(scores, masking.patch_saliency(images[0], 4))
+    with pytest.warns(DeprecationWarning, match=r"mae_lab\.masking\.mask_for_image"):
+        mask = viz.mask_for_image("attention", (8, 8), ratio=0.25, seed=0, scores=scores)
+    expected = masking.mask_for_image("attention", (8, 8), ratio=0.25, seed=0, scores=scores)
+    assert torch.equal(mask.hidden, expected.hidden) and mask.grid == (8, 8)
 
 
 # ---------------------------------------------------------------- masks

@@ -17,6 +17,7 @@ from . import noise  # noqa: F401  noise (ColorMAE)
 from . import guided  # noqa: F401  attention (AttMask), hard (HPM)
 from . import tube  # noqa: F401  tube (VideoMAE)
 # isort: on
+from .for_images import mask_for_image, patch_saliency
 from .schedules import RatioSchedule, make_schedule
 
 __all__ = [
@@ -30,7 +31,9 @@ __all__ = [
     "make_generator",
     "make_mask",
     "make_schedule",
+    "mask_for_image",
     "num_hidden_for",
+    "patch_saliency",
     "register",
     "select_top",
 ]
