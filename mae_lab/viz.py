@@ -1,17 +1,16 @@
 """Figures for masked modeling: masks, reconstructions, attention and training curves.
 
 Everything here *draws what it is given*; nothing trains or loads a model.  There are
-three kinds of functions:
+two kinds of functions:
 
 * **matplotlib figures** (``show_mask``, ``mask_gallery``, ``plot_reconstruction``,
   ``plot_attention``, ``plot_attention_distance``, ``plot_training``, ``plot_snapshots``):
   each returns a :class:`matplotlib.figure.Figure` (not registered with pyplot, so it is
   shown once when it is the last value of a notebook cell, and never leaks);
 * **plotly figures** where hovering helps (``plotly_patch_error``, ``plotly_attention``):
-  each patch tells its index, position and value;
-* **fast panels** (``render_mask``, ``render_reconstruction``, ``render_attention``,
-  ``png_bytes``): numpy compositions encoded straight to PNG, about ten times faster
-  than a matplotlib redraw, which the live widgets use.
+  each patch tells its index, position and value.
+
+The fast numpy panels the live widgets use live in :mod:`mae_lab.panels`.
 
 Images are tensors ``[C, H, W]`` or ``[B, C, H, W]`` with values in [0, 1]; one channel
 is shown in grey.  Hidden patches are drawn in flat grey (``fill=0.5``), as in the figures
@@ -22,12 +21,10 @@ plots follow Dosovitskiy et al. (2021, ViT) and Abnar & Zuidema (2020, rollout).
 from __future__ import annotations
 
 import functools
-import io
 import math
 import textwrap
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,398 +36,65 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from . import attention as attn_lib
+from . import panels
 from .masking import Mask, for_images, get_masker, list_maskers
+from .panels import (
+    COLUMN_TITLES,
+    GREY,
+    VISIBLE_VEIL,
+    as_batch,
+    default_patch_size,
+    grey_hidden,
+    grid_of,
+    hidden_grid,
+    infer_grid,
+    scale_for,
+    to_hwc,
+    to_uint8,
+    upscale,
+)
 
 __all__ = [
-    # helpers
-    "to_hwc",
     "default_patch_size",
     "figure_to_array",
-    # matplotlib figures
-    "show_mask",
     "mask_gallery",
-    "plot_reconstruction",
     "plot_attention",
     "plot_attention_distance",
-    "plot_training",
-    "plot_snapshots",
-    # plotly figures
-    "plotly_patch_error",
-    "plotly_attention",
-    # fast panels
-    "render_mask",
-    "render_reconstruction",
-    "render_attention",
-    "render_tiles",
-    "png_bytes",
-    # patches and positions
     "plot_patch_tokens",
-    "position_similarity",
     "plot_position_similarity",
-    # reconstruction targets
+    "plot_reconstruction",
+    "plot_snapshots",
     "plot_targets",
+    "plot_training",
+    "plotly_attention",
+    "plotly_patch_error",
+    "position_similarity",
+    "show_mask",
+    "to_hwc",
 ]
 
-GREY = 0.5  # value of a hidden patch
-VISIBLE_VEIL = (0.80, 0.84, 0.90)  # pale blue-grey over visible patches in error maps (not a colormap colour)
-COLUMN_TITLES = ("original", "masked input", "reconstruction", "reconstruction + visible", "per-patch error")
-SHORT_TITLES = ("original", "masked", "prediction", "+ visible", "error")  # for narrow panels
-
-
-# ============================================================================ image helpers
-def to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
-    """One image as a float32 numpy array ``[H, W, 3]`` clipped to [0, 1].
-
-    Accepts ``[C, H, W]`` (C = 1 or 3), ``[1, C, H, W]`` or ``[H, W]``; one channel is repeated
-    to grey RGB.
-    """
-    if isinstance(image, torch.Tensor):
-        image = image.detach().float().cpu().numpy()
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim == 2:
-        array = array[None]  # [1, H, W]
-    if array.ndim != 3 or array.shape[0] not in (1, 3):
-        raise ValueError(f"expected one image [C, H, W] with C = 1 or 3, got shape {tuple(array.shape)}; "
-                         "pick one image from a batch with images[i]")
-    array = np.moveaxis(array, 0, -1)  # [H, W, C]
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)  # [H, W, 3]
-    return np.clip(array, 0.0, 1.0)
-
-
-def _batch(images: torch.Tensor) -> torch.Tensor:
-    """``[C, H, W]`` -> ``[1, C, H, W]``; a batch is returned as it is."""
-    if not isinstance(images, torch.Tensor):
-        images = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-    if images.ndim == 3:
-        return images.unsqueeze(0)
-    if images.ndim != 4:
-        raise ValueError(f"expected images [C, H, W] or [B, C, H, W], got shape {tuple(images.shape)}")
-    return images
-
-
-def default_patch_size(height: int, width: int | None = None) -> int:
-    """A patch size for an image with no model attached.
-
-    16 px (the ViT/MAE standard) for images of 112 px or more when it divides them,
-    otherwise the divisor of both sides giving the grid closest to 8 patches per side.
-    """
-    width = height if width is None else width
-    if min(height, width) >= 112 and height % 16 == 0 and width % 16 == 0:
-        return 16
-    divisors = [p for p in range(1, min(height, width) + 1) if height % p == 0 and width % p == 0]
-    return min(divisors, key=lambda p: (abs(min(height, width) / p - 8), -p))
-
-
-def _infer_grid(height: int, width: int, num_patches: int) -> tuple[tuple[int, int], int]:
-    """``((h, w), patch_size)`` for an image that is cut into ``num_patches`` square patches."""
-    patch = math.sqrt(height * width / num_patches)
-    p = round(patch)
-    if p < 1 or height % p or width % p or (height // p) * (width // p) != num_patches:
-        raise ValueError(f"cannot cut a {height}x{width} image into {num_patches} square patches; "
-                         "pass patch_size=")
-    return (height // p, width // p), p
-
-
-def _hidden_grid(mask: Any, grid: tuple[int, int], index: int = 0) -> np.ndarray:
-    """bool ``[h, w]`` (True = hidden) for sample ``index`` of a Mask or a bool tensor."""
-    if mask is None:
-        return np.zeros(grid, dtype=bool)
-    hidden = mask.hidden if isinstance(mask, Mask) else mask
-    hidden = torch.as_tensor(hidden).detach().cpu().bool()
-    if hidden.ndim == 2 and tuple(hidden.shape) == tuple(grid):
-        return hidden.numpy()
-    if hidden.ndim == 2:
-        hidden = hidden[index]
-    if hidden.numel() != grid[0] * grid[1]:
-        raise ValueError(f"the mask has {hidden.numel()} patches but the image grid {grid} has "
-                         f"{grid[0] * grid[1]}; pass the patch_size the mask was made for")
-    return hidden.reshape(grid).numpy()
-
-
-def _grid_of(image_hw: tuple[int, int], mask: Any = None, patch_size: int | None = None):
-    """``((h, w), p)`` from an explicit patch size, the mask's grid or size, or the default."""
-    height, width = image_hw
-    if patch_size is not None:
-        return (height // patch_size, width // patch_size), patch_size
-    if mask is None:
-        p = default_patch_size(height, width)
-        return (height // p, width // p), p
-    if isinstance(mask, Mask):
-        if mask.grid is not None and height % mask.grid[-2] == 0:
-            grid = tuple(mask.grid[-2:])
-            return grid, height // grid[0]
-        return _infer_grid(height, width, mask.num_patches)
-    shape = tuple(torch.as_tensor(mask).shape)
-    if len(shape) == 2 and _is_grid_shape(shape, height, width):
-        return shape, height // shape[0]
-    return _infer_grid(height, width, shape[-1])
-
-
-def _is_grid_shape(shape: tuple[int, int], height: int, width: int) -> bool:
-    """True when a 2-D mask of this shape reads as a ``[h, w]`` patch grid of the image."""
-    rows, cols = shape
-    return height % rows == 0 and width % cols == 0 and height // rows == width // cols
-
-
-def _moved_to_masking(name: str):
-    """A deprecated alias of ``mae_lab.masking.<name>`` (the function computes masks, it does not draw)."""
-    function = getattr(for_images, name)
+def _moved(module, name: str):
+    """A deprecated alias of ``module.<name>``, kept for one release."""
+    function = getattr(module, name)
+    new_home = "mae_lab.masking" if module is for_images else module.__name__
 
     @functools.wraps(function)
     def alias(*args, **kwargs):
-        warnings.warn(f"mae_lab.viz.{name} moved to mae_lab.masking.{name}; the old name will be removed "
+        warnings.warn(f"mae_lab.viz.{name} moved to {new_home}.{name}; the old name will be removed "
                       "in the next release", DeprecationWarning, stacklevel=2)
         return function(*args, **kwargs)
 
     return alias
 
 
-patch_saliency = _moved_to_masking("patch_saliency")
-mask_for_image = _moved_to_masking("mask_for_image")
-
-
-# ============================================================================ numpy composition
-def _upscale(array: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement of ``[H, W, ...]`` by an integer factor."""
-    if factor == 1:
-        return array
-    return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
-
-
-def _expand_patches(values_hw: np.ndarray, patch_size: int) -> np.ndarray:
-    """Per-patch values ``[h, w, ...]`` -> per-pixel ``[h*p, w*p, ...]``."""
-    return _upscale(values_hw, patch_size)
-
-
-def grey_hidden(
-    image_hwc: np.ndarray, hidden_hw: np.ndarray, patch_size: int, fill: float = GREY
-) -> np.ndarray:
-    """Copy of ``image_hwc`` with every hidden patch painted ``fill`` grey."""
-    pixels_hidden = _expand_patches(hidden_hw, patch_size)  # [H, W]
-    out = image_hwc.copy()
-    out[pixels_hidden] = fill
-    return out
-
-
-def _draw_grid_lines(rgb: np.ndarray, step: int, color=(1.0, 1.0, 1.0), alpha: float = 0.35) -> np.ndarray:
-    """Blend thin lines at every ``step`` pixels (patch borders) into ``rgb`` ``[H, W, 3]``, in place."""
-    color = np.asarray(color, dtype=rgb.dtype) * (255 if rgb.dtype == np.uint8 else 1)
-    for axis in (0, 1):
-        index = [slice(None)] * 3
-        index[axis] = slice(step, rgb.shape[axis], step)
-        region = rgb[tuple(index)].astype(np.float32)
-        rgb[tuple(index)] = ((1 - alpha) * region + alpha * color).astype(rgb.dtype)
-    return rgb
-
-
-@lru_cache(maxsize=16)
-def _lut(cmap: str) -> np.ndarray:
-    """256-entry RGB lookup table of a matplotlib colormap."""
-    return colormaps[cmap](np.linspace(0, 1, 256))[:, :3].astype(np.float32)
-
-
-def colorize(values: np.ndarray, cmap: str = "magma", vmin: float | None = None, vmax: float | None = None,
-             nan_color=(GREY, GREY, GREY)) -> np.ndarray:
-    """Map a 2-D array to RGB ``[..., 3]`` in [0, 1] with a colormap; NaN gets ``nan_color``."""
-    values = np.asarray(values, dtype=np.float32)
-    finite = np.isfinite(values)
-    lo = float(np.min(values[finite])) if vmin is None and finite.any() else (vmin or 0.0)
-    if vmax is not None:
-        hi = float(vmax)
-    else:
-        hi = float(np.max(values[finite])) if finite.any() else 1.0
-    scaled = (np.where(finite, values, lo) - lo) / max(hi - lo, 1e-12)
-    index = np.clip((scaled * 255).round(), 0, 255).astype(np.int64)
-    rgb = _lut(cmap)[index]
-    rgb[~finite] = nan_color
-    return rgb
-
-
-def _overlay(
-    image_hwc: np.ndarray, map_hw: np.ndarray, patch_size: int, cmap: str, alpha: float
-) -> np.ndarray:
-    """Blend a per-patch map (coloured by ``cmap``) over an image; NaN patches stay as the image."""
-    colour = _expand_patches(colorize(map_hw, cmap, nan_color=(np.nan, np.nan, np.nan)), patch_size)
-    blend = (1 - alpha) * image_hwc + alpha * colour
-    return np.where(np.isnan(colour), image_hwc, blend)
-
-
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-
-def _scale_for(height: int, target: int) -> int:
-    return max(1, round(target / max(height, 1)))
-
-
-def _hstack(panels: Sequence[np.ndarray], gap: int = 4, background: int = 255) -> np.ndarray:
-    """Panels ``[H, W_i, 3]`` uint8 side by side with a white gap (heights padded to the tallest)."""
-    height = max(p.shape[0] for p in panels)
-    width = sum(p.shape[1] for p in panels) + gap * (len(panels) - 1)
-    canvas = np.full((height, width, 3), background, dtype=np.uint8)
-    x = 0
-    for panel in panels:
-        canvas[: panel.shape[0], x: x + panel.shape[1]] = panel
-        x += panel.shape[1] + gap
-    return canvas
-
-
-def _vstack(rows: Sequence[np.ndarray], gap: int = 4, background: int = 255) -> np.ndarray:
-    width = max(r.shape[1] for r in rows)
-    height = sum(r.shape[0] for r in rows) + gap * (len(rows) - 1)
-    canvas = np.full((height, width, 3), background, dtype=np.uint8)
-    y = 0
-    for row in rows:
-        canvas[y: y + row.shape[0], : row.shape[1]] = row
-        y += row.shape[0] + gap
-    return canvas
-
-
-@lru_cache(maxsize=4)
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType
-        return ImageFont.load_default()
-
-
-def _caption(panel: np.ndarray, text: str, height: int = 18, short: str | None = None) -> np.ndarray:
-    """Put a one-line caption above a uint8 panel (drawn with Pillow's built-in font).
-
-    ``short`` replaces ``text`` when the panel is too narrow for it.
-    """
-    from PIL import Image, ImageDraw
-
-    font = _font(height - 5)
-    if short is not None and hasattr(font, "getlength") and font.getlength(text) > panel.shape[1] - 4:
-        text = short
-    band = Image.new("RGB", (panel.shape[1], height), (255, 255, 255))
-    ImageDraw.Draw(band).text((2, 2), text, fill=(20, 20, 20), font=font)
-    return np.concatenate([np.asarray(band), panel], axis=0)
-
-
-def png_bytes(rgb: np.ndarray, compress_level: int = 1) -> bytes:
-    """Encode an ``[H, W, 3]`` array (uint8, or float in [0, 1]) as PNG bytes, fast."""
-    from PIL import Image
-
-    if rgb.dtype != np.uint8:
-        rgb = _to_uint8(rgb)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, format="PNG", compress_level=compress_level)
-    return buffer.getvalue()
-
-
-# ============================================================================ fast panels
-def render_mask(image: torch.Tensor, mask: Any, patch_size: int | None = None, index: int = 0,
-                size: int = 256, fill: float = GREY, grid_lines: bool = True,
-                show_original: bool = True) -> np.ndarray:
-    """uint8 panel: (the original and) the image with hidden patches greyed, enlarged to about ``size`` px."""
-    image = _batch(image)[index if _batch(image).shape[0] > 1 else 0]
-    rgb = to_hwc(image)
-    grid, p = _grid_of(rgb.shape[:2], mask, patch_size)
-    hidden = _hidden_grid(mask, grid, index)
-    scale = _scale_for(rgb.shape[0], size)
-    masked = _to_uint8(_upscale(grey_hidden(rgb, hidden, p, fill), scale))
-    if grid_lines and p * scale >= 6:
-        _draw_grid_lines(masked, p * scale)
-    panels = [masked]
-    if show_original:
-        panels.insert(0, _to_uint8(_upscale(rgb, scale)))
-    return _hstack(panels)
-
-
-def render_reconstruction(rec: Any, index: int = 0, size: int = 192, cmap: str = "magma",
-                          captions: bool = True) -> np.ndarray:
-    """uint8 panel: original | masked input | reconstruction | + visible | per-patch error.
-
-    ``rec`` is a ``Reconstruction`` (``original``, ``masked_input``, ``reconstruction``,
-    ``pasted``, ``patch_error``, optionally ``mask``); columns whose image is None (non-pixel
-    targets) are left out.  In the error map, visible patches (not in the loss) are washed out.
-    """
-    original = to_hwc(rec.original[index])
-    scale = _scale_for(original.shape[0], size)
-    panels, names = [], []
-    columns = (rec.original, rec.masked_input, rec.reconstruction, rec.pasted)
-    for name, short, batch in zip(COLUMN_TITLES[:4], SHORT_TITLES[:4], columns):
-        if batch is not None:
-            panels.append(_to_uint8(_upscale(to_hwc(batch[index]), scale)))
-            names.append((name, short))
-    error = rec.patch_error[index].detach().float().cpu().numpy()  # [N]
-    grid, p = _infer_grid(original.shape[0], original.shape[1], error.shape[0])
-    heat = colorize(error.reshape(grid), cmap, vmin=0.0)
-    heat = _fade_visible(heat, getattr(rec, "mask", None), grid, index)
-    panels.append(_to_uint8(_upscale(heat, p * scale)))
-    names.append((COLUMN_TITLES[4], SHORT_TITLES[4]))
-    if captions:
-        panels = [_caption(panel, name, short=short) for panel, (name, short) in zip(panels, names)]
-    return _hstack(panels)
-
-
-def _fade_visible(heat_hw3: np.ndarray, mask: Any, grid: tuple[int, int], index: int) -> np.ndarray:
-    """Wash out the visible patches of a per-patch error map: only hidden patches count in the loss."""
-    if mask is None:
-        return heat_hw3
-    visible = ~_hidden_grid(mask, grid, index)  # [h, w]
-    faded = heat_hw3.copy()
-    faded[visible] = 0.1 * faded[visible] + 0.9 * np.asarray(VISIBLE_VEIL, dtype=faded.dtype)
-    return faded
-
-
-def render_attention(image: torch.Tensor, weights: torch.Tensor | np.ndarray, patch_size: int,
-                     mask: Any = None, query: int | None = None, size: int = 256, cmap: str = "inferno",
-                     alpha: float = 0.6) -> np.ndarray:
-    """uint8 panel: the (masked) image | attention over it | the attention map alone.
-
-    ``weights`` is one value per patch ``[N]`` (NaN for hidden patches); the ``query``
-    patch, if any, is outlined in cyan.
-    """
-    rgb = to_hwc(image)
-    grid = (rgb.shape[0] // patch_size, rgb.shape[1] // patch_size)
-    values = np.asarray(torch.as_tensor(weights).detach().float().cpu()).reshape(grid)
-    hidden = _hidden_grid(mask, grid) if mask is not None else np.zeros(grid, dtype=bool)
-    base = grey_hidden(rgb, hidden, patch_size)
-    scale = _scale_for(rgb.shape[0], size)
-    overlay = _upscale(_overlay(base, values, patch_size, cmap, alpha), scale)
-    heat = _upscale(colorize(values, cmap), patch_size * scale)
-    panels = [_to_uint8(_upscale(base, scale)), _to_uint8(overlay), _to_uint8(heat)]
-    if query is not None:
-        row, col = divmod(int(query), grid[1])
-        for panel in panels:
-            _outline(panel, row, col, patch_size * scale)
-    return _hstack(panels)
-
-
-def _outline(panel: np.ndarray, row: int, col: int, cell: int, color=(0, 255, 255), width: int = 2) -> None:
-    """Draw a rectangle around patch (row, col) of a uint8 panel whose patches are ``cell`` px."""
-    top, left = row * cell, col * cell
-    bottom, right = top + cell, left + cell
-    width = max(1, min(width, cell // 3))
-    panel[top: top + width, left:right] = color
-    panel[bottom - width: bottom, left:right] = color
-    panel[top:bottom, left: left + width] = color
-    panel[top:bottom, right - width: right] = color
-
-
-def render_tiles(image: torch.Tensor, maps: Sequence[np.ndarray], patch_size: int, titles: Sequence[str],
-                 tile: int = 96, columns: int = 6, cmap: str = "inferno", mask: Any = None) -> np.ndarray:
-    """uint8 grid of small overlays, one per map (e.g. every head of one layer), with captions."""
-    rgb = to_hwc(image)
-    grid = (rgb.shape[0] // patch_size, rgb.shape[1] // patch_size)
-    hidden = _hidden_grid(mask, grid) if mask is not None else np.zeros(grid, dtype=bool)
-    base = grey_hidden(rgb, hidden, patch_size)
-    scale = _scale_for(rgb.shape[0], tile)
-    tiles = []
-    for values, title in zip(maps, titles):
-        values = np.asarray(values, dtype=np.float32).reshape(grid)
-        overlay = _to_uint8(_upscale(_overlay(base, values, patch_size, cmap, 0.6), scale))
-        tiles.append(_caption(overlay, title, 14))
-    rows = [_hstack(tiles[i: i + columns]) for i in range(0, len(tiles), columns)]
-    return _vstack(rows)
+patch_saliency = _moved(for_images, "patch_saliency")
+mask_for_image = _moved(for_images, "mask_for_image")
+render_mask = _moved(panels, "render_mask")
+render_reconstruction = _moved(panels, "render_reconstruction")
+render_attention = _moved(panels, "render_attention")
+render_tiles = _moved(panels, "render_tiles")
+png_bytes = _moved(panels, "png_bytes")
+colorize = _moved(panels, "colorize")
 
 
 # ============================================================================ matplotlib figures
@@ -509,10 +173,10 @@ def show_mask(
     Returns:
         The Figure.
     """
-    images = _batch(image)
+    images = as_batch(image)
     rgb = to_hwc(images[index if images.shape[0] > 1 else 0])
-    grid, p = _grid_of(rgb.shape[:2], mask, patch_size)
-    hidden = _hidden_grid(mask, grid, index)
+    grid, p = grid_of(rgb.shape[:2], mask, patch_size)
+    hidden = hidden_grid(mask, grid, index)
     if ax is None:
         fig = _new_figure(3.2, 3.4)
         ax = fig.add_subplot()
@@ -553,7 +217,7 @@ def mask_gallery(
 
     A strategy that cannot draw with these settings shows its error message in its panel.
     """
-    rgb_image = _batch(image)[0]
+    rgb_image = as_batch(image)[0]
     height, width = rgb_image.shape[-2:]
     p = patch_size or default_patch_size(height, width)
     grid = (height // p, width // p)
@@ -594,7 +258,7 @@ def _as_reconstruction(result: Any, images: torch.Tensor | None, model: Any) -> 
             raise ValueError("plot_reconstruction got a model output: pass model= and images= too, "
                              "or pass model.reconstruct(images, out)")
         with torch.no_grad():
-            return model.reconstruct(_batch(images), result)
+            return model.reconstruct(as_batch(images), result)
     raise ValueError(f"plot_reconstruction expects model.reconstruct(...) output or a model output, "
                      f"got {type(result).__name__}")
 
@@ -624,7 +288,7 @@ def plot_reconstruction(
     axes = fig.subplots(rows, 5, squeeze=False)
     errors = rec.patch_error[:rows].detach().float().cpu().numpy()  # [rows, N]
     height, width = rec.original.shape[-2:]
-    grid, _ = _infer_grid(height, width, errors.shape[1])
+    grid, _ = infer_grid(height, width, errors.shape[1])
     vmax = float(np.nanmax(errors)) if np.isfinite(errors).any() else 1.0
     heat = None
     for r in range(rows):
@@ -640,11 +304,11 @@ def plot_reconstruction(
                                  interpolation="nearest")
         if getattr(rec, "mask", None) is not None:  # visible patches are not in the loss: wash them out
             veil = np.zeros((*grid, 4), dtype=np.float32)
-            veil[~_hidden_grid(rec.mask, grid, r)] = (*VISIBLE_VEIL, 0.9)
+            veil[~hidden_grid(rec.mask, grid, r)] = (*VISIBLE_VEIL, 0.9)
             axes[r, 4].imshow(veil, interpolation="nearest")
         _plain(axes[r, 4])
         if getattr(rec, "mask", None) is not None:
-            hidden = _hidden_grid(rec.mask, grid, r).reshape(-1)
+            hidden = hidden_grid(rec.mask, grid, r).reshape(-1)
             summary = f"hidden-patch error {np.nanmean(errors[r][hidden]):.4f}"
         else:
             summary = f"mean error {np.nanmean(errors[r]):.4f}"
@@ -716,17 +380,17 @@ def plot_attention(
     Returns:
         The Figure; panel titles say layer and head.
     """
-    images = _batch(image)
+    images = as_batch(image)
     rgb = to_hwc(images[index if images.shape[0] > 1 else 0])
     sample_mask = mask[index] if (mask is not None and mask.batch_size > 1) else mask
     attns = [a[index: index + 1] for a in attentions]
     num_layers, num_heads = len(attns), attns[0].shape[1]
     if patch_size is None:
         num_patches = mask.num_patches if mask is not None else attns[0].shape[-1] - 1
-        grid, patch_size = _infer_grid(rgb.shape[0], rgb.shape[1], num_patches)
+        grid, patch_size = infer_grid(rgb.shape[0], rgb.shape[1], num_patches)
     else:
         grid = (rgb.shape[0] // patch_size, rgb.shape[1] // patch_size)
-    hidden = _hidden_grid(sample_mask, grid) if sample_mask is not None else np.zeros(grid, dtype=bool)
+    hidden = hidden_grid(sample_mask, grid) if sample_mask is not None else np.zeros(grid, dtype=bool)
     query = _resolve_query(query, grid)
 
     if kind == "rollout":
@@ -867,11 +531,11 @@ def plot_snapshots(
     items = list(snapshots.items()) if isinstance(snapshots, Mapping) else list(snapshots)
     if not items:
         raise ValueError("plot_snapshots needs at least one (label, images) snapshot")
-    columns = min(max_images, int(_batch(items[0][1]).shape[0]))
+    columns = min(max_images, int(as_batch(items[0][1]).shape[0]))
     fig = _new_figure(1.4 * columns + 0.8, 1.5 * len(items) + 0.4)
     axes = fig.subplots(len(items), columns, squeeze=False)
     for r, (label, images) in enumerate(items):
-        images = _batch(images)
+        images = as_batch(images)
         for c in range(columns):
             axes[r, c].imshow(to_hwc(images[c]), interpolation="nearest")
             _plain(axes[r, c])
@@ -908,7 +572,7 @@ def _plotly_map(image: torch.Tensor, values: np.ndarray, patch_size: int, label:
     base = grey_hidden(rgb, hidden, patch_size) if hidden is not None else rgb
     z = values.reshape(grid).astype(float)
     fig = go.Figure()
-    fig.add_trace(go.Image(z=_to_uint8(base), hoverinfo="skip"))
+    fig.add_trace(go.Image(z=to_uint8(base), hoverinfo="skip"))
     fig.add_trace(go.Heatmap(
         z=np.where(np.isfinite(z), z, None).tolist(),
         x0=(patch_size - 1) / 2, dx=patch_size, y0=(patch_size - 1) / 2, dy=patch_size,
@@ -948,12 +612,12 @@ def plotly_patch_error(
         if not hasattr(image, "patch_error"):
             raise ValueError("pass patch_error= or a Reconstruction from model.reconstruct(...)")
         image, patch_error = image.original, image.patch_error
-    images = _batch(image)
+    images = as_batch(image)
     picture = images[index if images.shape[0] > 1 else 0]
     errors = torch.as_tensor(patch_error).detach().float().cpu()
     errors = (errors[index] if errors.ndim == 2 else errors).numpy()  # [N]
-    grid, p = _infer_grid(picture.shape[-2], picture.shape[-1], errors.shape[0])
-    hidden = _hidden_grid(mask, grid, index) if mask is not None else None
+    grid, p = infer_grid(picture.shape[-2], picture.shape[-1], errors.shape[0])
+    hidden = hidden_grid(mask, grid, index) if mask is not None else None
     return _plotly_map(picture, errors, p, "error", title, hidden, "Magma")
 
 
@@ -973,12 +637,12 @@ def plotly_attention(
             or :func:`~mae_lab.attention.query_attention`; NaN = hidden patch).
         query: the query patch to outline, if any.
     """
-    images = _batch(image)
+    images = as_batch(image)
     picture = images[index if images.shape[0] > 1 else 0]
     values = torch.as_tensor(weights).detach().float().cpu()
     values = (values[index] if values.ndim == 2 else values).numpy()
-    grid, p = _infer_grid(picture.shape[-2], picture.shape[-1], values.shape[0])
-    hidden = _hidden_grid(mask, grid, index) if mask is not None else None
+    grid, p = infer_grid(picture.shape[-2], picture.shape[-1], values.shape[0])
+    hidden = hidden_grid(mask, grid, index) if mask is not None else None
     return _plotly_map(picture, values, p, "weight", title, hidden, "Inferno", _resolve_query(query, grid))
 
 
@@ -992,7 +656,7 @@ def _token_mosaic(rgb: np.ndarray, grid: tuple[int, int], p: int, order: Sequenc
     mosaic = np.ones((rows * (tile_px + row_gap), columns * (tile_px + gap) - gap, 3), dtype=np.float32)
     for slot, index in enumerate(order):
         row, col = divmod(int(index), grid[1])
-        tile = _upscale(rgb[row * p: (row + 1) * p, col * p: (col + 1) * p], scale)  # [p*s, p*s, 3]
+        tile = upscale(rgb[row * p: (row + 1) * p, col * p: (col + 1) * p], scale)  # [p*s, p*s, 3]
         top, left = (slot // per_row) * (tile_px + row_gap), (slot % per_row) * (tile_px + gap)
         mosaic[top: top + tile_px, left: left + tile_px] = tile
     return mosaic
@@ -1020,9 +684,9 @@ def plot_patch_tokens(
         mask: optional :class:`~mae_lab.masking.Mask` (sample 0 is drawn).
         numbers: write patch indices (default: when there are at most 100 patches).
     """
-    rgb = to_hwc(_batch(image)[0])
-    grid, p = _grid_of(rgb.shape[:2], mask, patch_size)
-    hidden = _hidden_grid(mask, grid, 0)
+    rgb = to_hwc(as_batch(image)[0])
+    grid, p = grid_of(rgb.shape[:2], mask, patch_size)
+    hidden = hidden_grid(mask, grid, 0)
     num_patches = grid[0] * grid[1]
     numbers = num_patches <= 100 if numbers is None else numbers
     if isinstance(mask, Mask):
@@ -1030,7 +694,7 @@ def plot_patch_tokens(
     else:
         order = [i for i in range(num_patches) if not hidden.reshape(-1)[i]]
     per_row = max(1, min(per_row, len(order)))
-    scale = _scale_for(p, 24)
+    scale = scale_for(p, 24)
     tile_px = p * scale
     gap, row_gap = max(2, tile_px // 6), (tile_px // 2 + 2 if numbers else max(2, tile_px // 6))
     mosaic = _token_mosaic(rgb, grid, p, order, per_row, scale, gap, row_gap)
@@ -1053,7 +717,7 @@ def plot_patch_tokens(
             r, c = divmod(slot, per_row)
             right.text(c * (tile_px + gap) + tile_px / 2, r * (tile_px + row_gap) + tile_px, str(index),
                        ha="center", va="top", fontsize=6, color="0.2")
-    values = p * p * int(_batch(image).shape[1])  # p*p*C numbers per token
+    values = p * p * int(as_batch(image).shape[1])  # p*p*C numbers per token
     what = "visible tokens, in the order the encoder gets them" if mask is not None else "tokens, in order"
     right.set_title(title or f"{len(order)} {what} (each {values} numbers)", fontsize=9)
     _plain(right)
@@ -1184,7 +848,7 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
 
     from .targets import HOG_BINS, compute_target, hog_cell_size
 
-    x = _batch(image)[:1].float()  # [1, C, H, W]
+    x = as_batch(image)[:1].float()  # [1, C, H, W]
     channels, height, width = x.shape[1:]
     grid = (height // patch_size, width // patch_size)
     if grid[0] * patch_size != height or grid[1] * patch_size != width:

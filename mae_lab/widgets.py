@@ -9,7 +9,7 @@
   reconstructions in place.
 
 How they stay fast and portable: each picture is composed with numpy (see the fast
-panels of :mod:`mae_lab.viz`) and sent as PNG bytes into a ``widgets.Image``, which works
+panels of :mod:`mae_lab.panels`) and sent as PNG bytes into a ``widgets.Image``, which works
 in JupyterLab, Notebook 7, VS Code and Colab without extra front-end code.  Results are
 memoised on the control values with a small LRU cache, and per-image model work (the
 scores of guided strategies, attention maps) is cached.
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from . import attention as attn_lib
-from . import viz
+from . import panels, viz
 from .masking import get_masker, list_maskers, mask_for_image, patch_saliency
 
 __all__ = [
@@ -478,7 +478,7 @@ class MaskExplorer(_LiveApp):
         super().__init__(throttle_s=throttle_s, cache_size=cache_size)
         self.images = _as_image_batch(images)
         height, width = self.images.shape[-2:]
-        self.patch_size = int(patch_size or viz.default_patch_size(height, width))
+        self.patch_size = int(patch_size or panels.default_patch_size(height, width))
         self.grid = (height // self.patch_size, width // self.patch_size)
         self.size = size
         self.scores = patch_saliency(self.images, self.patch_size)  # [B, N]
@@ -516,7 +516,7 @@ class MaskExplorer(_LiveApp):
             scores=self.scores[index : index + 1],
             **mc.options(),
         )
-        png = viz.png_bytes(viz.render_mask(self.images[index], mask, self.patch_size, size=self.size))
+        png = panels.png_bytes(panels.render_mask(self.images[index], mask, self.patch_size, size=self.size))
         status = (
             f"{mask.num_hidden} hidden / {mask.num_visible} visible ({mask.ratio:.0%}) · "
             f"{self.grid[0]}x{self.grid[1]} patches of {self.patch_size} px"
@@ -682,7 +682,7 @@ class ReconstructionExplorer(_LiveApp):
         image = self.images[index : index + 1].to(self.device)
         output = self.model(image, mask=mask.to(self.device))
         rec = self.model.reconstruct(image, output)
-        png = viz.png_bytes(viz.render_reconstruction(rec, 0, size=self.size))
+        png = panels.png_bytes(panels.render_reconstruction(rec, 0, size=self.size))
         loss = float(output.loss)
         loss_html = (
             f"<b>loss</b> (mean squared error on the {mask.num_hidden} hidden patches): "
@@ -888,7 +888,7 @@ class AttentionExplorer(_LiveApp):
         layer = self.layer.value
         query = self.query if self.mode.value == "query patch" else None
         self.weights = self._weights(attns, mask, head, layer)  # [N]
-        panel = viz.render_attention(
+        panel = panels.render_attention(
             self.images[index], self.weights, self.patch_size, mask=mask, query=query, size=self.size
         )
         self._color_buttons(mask, query)
@@ -897,14 +897,14 @@ class AttentionExplorer(_LiveApp):
         else:
             num_heads = attns[layer].shape[1]
             maps = [self._weights(attns, mask, h, layer).numpy() for h in range(num_heads)]
-            tiles = viz.render_tiles(
+            tiles = panels.render_tiles(
                 self.images[index],
                 maps,
                 self.patch_size,
                 [f"L{layer} head {h}" for h in range(num_heads)],
                 mask=mask,
             )
-            self.heads_view.value = viz.png_bytes(tiles)
+            self.heads_view.value = panels.png_bytes(tiles)
             self.heads_view.layout.display = None
         where = {
             "class token": "class token",
@@ -917,7 +917,7 @@ class AttentionExplorer(_LiveApp):
             f"{where} · layer {layer} · {head_name}{masking} · "
             f"max weight {float(np.nanmax(self.weights.numpy())):.3f}"
         )
-        return viz.png_bytes(panel), status
+        return panels.png_bytes(panel), status
 
 
 # ============================================================================ TrainingMonitor
@@ -1071,10 +1071,10 @@ class TrainingMonitor(widgets.VBox):
         try:
             rec = self._reconstruct(model, previews[: self.num_preview], state)
             rows = [
-                viz.render_reconstruction(rec, i, size=96, captions=(i == 0))
+                panels.render_reconstruction(rec, i, size=96, captions=(i == 0))
                 for i in range(len(rec.original))
             ]
-            self.recon_view.value = viz.png_bytes(viz._vstack(rows))
+            self.recon_view.value = panels.png_bytes(panels.vstack(rows))
             shown = rec.pasted if rec.pasted is not None else rec.original
             self.snapshots[int(getattr(state, "step", 0))] = shown.detach().cpu()
             self.message.value = ""

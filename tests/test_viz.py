@@ -1,45 +1,16 @@
 """Structural checks for every figure: greyed patches, panel counts, titles, heat-map maxima, hover text."""
 
-import io
-
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from fakes import fake_reconstruction, synthetic_attention
 
 from mae_lab import attention as A
-from mae_lab import viz
+from mae_lab import panels, viz
 from mae_lab.masking import list_maskers, make_mask
-from mae_lab.models import Reconstruction
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
 # ---------------------------------------------------------------- helpers
-def test_to_hwc_handles_grey_colour_and_batches():
-    grey = torch.rand(1, 8, 8)
-    rgb = viz.to_hwc(grey)
-    assert rgb.shape == (8, 8, 3) and np.allclose(rgb[..., 0], rgb[..., 2])
-    assert viz.to_hwc(torch.rand(1, 3, 8, 8)).shape == (8, 8, 3)
-    assert viz.to_hwc(torch.full((3, 4, 4), 2.0)).max() == 1.0  # clipped
-    with pytest.raises(ValueError, match="one image"):
-        viz.to_hwc(torch.rand(2, 3, 8, 8))
-
-
-def test_default_patch_size():
-    assert viz.default_patch_size(224) == 16
-    assert viz.default_patch_size(32) == 4
-    assert viz.default_patch_size(28) == 4
-    assert 64 % viz.default_patch_size(64) == 0
-
-
-def test_png_bytes_round_trip():
-    rgb = (np.arange(4 * 5 * 3).reshape(4, 5, 3) * 4).astype(np.uint8)
-    assert np.array_equal(decode_png(viz.png_bytes(rgb)), rgb)
-
-
 def test_mask_helpers_moved_to_masking_keep_deprecated_aliases(images):
     from mae_lab import masking
 
@@ -52,6 +23,29 @@ def test_mask_helpers_moved_to_masking_keep_deprecated_aliases(images):
     assert torch.equal(mask.hidden, expected.hidden) and mask.grid == (8, 8)
 
 
+def panel_arguments(name):
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    return {
+        "render_mask": (image, make_mask("random", 1, grid=(4, 4), ratio=0.5, seed=0), 4),
+        "render_reconstruction": (fake_reconstruction(),),
+        "render_attention": (image, torch.linspace(0, 1, 16), 4),
+        "render_tiles": (image, [np.arange(16.0)], 4, ["head 0"]),
+        "png_bytes": (np.zeros((2, 3, 3), np.uint8),),
+        "colorize": (np.eye(3),),
+    }[name]
+
+
+@pytest.mark.parametrize(
+    "name", ["render_mask", "render_reconstruction", "render_attention", "render_tiles", "png_bytes", "colorize"]
+)
+def test_fast_panels_moved_to_panels_keep_deprecated_aliases(name):
+    arguments = panel_arguments(name)
+    with pytest.warns(DeprecationWarning, match=rf"mae_lab\.panels\.{name}"):
+        old = getattr(viz, name)(*arguments)
+    new = getattr(panels, name)(*arguments)
+    assert old == new if isinstance(new, bytes) else np.array_equal(old, new)
+
+
 # ---------------------------------------------------------------- masks
 def test_show_mask_greys_hidden_patches_and_counts_them(images):
     mask = make_mask("random", 1, grid=(8, 8), ratio=0.75, seed=0)
@@ -59,7 +53,7 @@ def test_show_mask_greys_hidden_patches_and_counts_them(images):
     ax = fig.axes[0]
     shown = np.asarray(ax.images[0].get_array())  # [32, 32, 3]
     hidden = mask.hidden[0].reshape(8, 8).numpy()
-    original = viz.to_hwc(images[0])
+    original = panels.to_hwc(images[0])
     for row in range(8):
         for col in range(8):
             block = shown[row * 4 : (row + 1) * 4, col * 4 : (col + 1) * 4]
@@ -104,37 +98,18 @@ def test_mask_gallery_reports_a_strategy_that_cannot_draw(images):
     assert any("none visible" in t.replace("\n", " ") for t in texts)
 
 
-def test_render_mask_panel(images):
-    mask = make_mask("random", 1, grid=(8, 8), ratio=0.5, seed=1)
-    panel = viz.render_mask(images[0], mask, 4, size=64, grid_lines=False)
-    assert panel.shape == (64, 64 * 2 + 4, 3)
-    masked = panel[:, 68:]
-    hidden = mask.hidden[0].reshape(8, 8).numpy()
-    row, col = map(int, np.argwhere(hidden)[0])
-    assert (masked[row * 8 : row * 8 + 8, col * 8 : col * 8 + 8] == 128).all()
-
-
 # ---------------------------------------------------------------- reconstruction
-def fake_reconstruction(batch=2, hot=(1, 2)):
-    gen = torch.Generator().manual_seed(0)
-    original = torch.rand(batch, 3, 16, 16, generator=gen)
-    error = torch.rand(batch, 16, generator=gen) * 0.1
-    error[:, hot[0] * 4 + hot[1]] = 1.0  # the hottest patch
-    mask = make_mask("random", batch, grid=(4, 4), ratio=0.5, seed=0)
-    return Reconstruction(original, original * 0.5, original.flip(-1), original, error, mask)
-
-
 def test_plot_reconstruction_layout_and_error_maximum():
     rec = fake_reconstruction()
     fig = viz.plot_reconstruction(rec)
     image_axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
     assert len(image_axes) == 2 * 5
-    assert [ax.get_title() for ax in image_axes[:5]] == list(viz.COLUMN_TITLES)
+    assert [ax.get_title() for ax in image_axes[:5]] == list(panels.COLUMN_TITLES)
     heat = np.asarray(image_axes[4].images[0].get_array())
     assert heat.shape == (4, 4)
     assert np.unravel_index(np.argmax(heat), heat.shape) == (1, 2)
     assert len(image_axes[4].images) == 2  # the veil over visible patches
-    assert np.allclose(np.asarray(image_axes[1].images[0].get_array()), viz.to_hwc(rec.masked_input[0]))
+    assert np.allclose(np.asarray(image_axes[1].images[0].get_array()), panels.to_hwc(rec.masked_input[0]))
 
 
 def test_plot_reconstruction_from_a_model_output(images, tiny):
@@ -146,31 +121,7 @@ def test_plot_reconstruction_from_a_model_output(images, tiny):
         viz.plot_reconstruction(out)
 
 
-def test_render_reconstruction_panel_puts_the_brightest_colour_on_the_worst_patch():
-    rec = fake_reconstruction()
-    panel = viz.render_reconstruction(rec, 0, size=32, captions=False)
-    assert panel.shape == (32, 5 * 32 + 4 * 4, 3)
-    heat = panel[:, 4 * 36 :]
-    patch = heat[8 * 1 + 4, 8 * 2 + 4]  # centre of patch (1, 2): 8 px per patch at this size
-    assert tuple(patch) == tuple(np.round(viz._lut("magma")[255] * 255).astype(np.uint8))
-    captioned = viz.render_reconstruction(rec, 0, size=32)
-    assert captioned.shape[0] > panel.shape[0]
-
-
-def test_render_reconstruction_skips_missing_pixel_columns():
-    rec = fake_reconstruction()
-    rec = Reconstruction(rec.original, rec.masked_input, None, None, rec.patch_error, rec.mask)
-    panel = viz.render_reconstruction(rec, 0, size=32, captions=False)
-    assert panel.shape[1] == 3 * 32 + 2 * 4
-
-
 # ---------------------------------------------------------------- attention
-def synthetic_attention(layers=2, heads=3, n=16, hot=5, batch=1):
-    attn = torch.full((batch, heads, n + 1, n + 1), 0.01)
-    attn[:, :, :, 1 + hot] = 1.0  # everyone looks at patch `hot`
-    return [(attn / attn.sum(-1, keepdim=True)).clone() for _ in range(layers)]
-
-
 def test_plot_attention_cls_panels_titles_and_maximum():
     image = torch.rand(3, 16, 16)
     attns = synthetic_attention()
@@ -205,20 +156,6 @@ def test_plot_attention_rollout_single_panel():
     assert len(fig.axes) == 1 and "rollout" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="kind"):
         viz.plot_attention(torch.rand(3, 16, 16), synthetic_attention(), kind="nope")
-
-
-def test_render_attention_and_tiles():
-    image = torch.rand(3, 16, 16)
-    weights = torch.zeros(16)
-    weights[6] = 1.0
-    panel = viz.render_attention(image, weights, 4, query=6, size=32)
-    assert panel.shape == (32, 3 * 32 + 2 * 4, 3)
-    heat = panel[:, 2 * 36 :]
-    brightest = tuple(np.round(viz._lut("inferno")[255] * 255).astype(np.uint8))
-    assert tuple(heat[1 * 8 + 4, 2 * 8 + 4]) == brightest
-    assert tuple(panel[8, 2 * 8 + 4]) == (0, 255, 255)  # top edge of the query outline
-    tiles = viz.render_tiles(image, [weights.numpy()] * 7, 4, [f"h{i}" for i in range(7)], tile=16, columns=3)
-    assert tiles.shape[1] == 3 * 16 + 2 * 4
 
 
 def test_plot_attention_distance_scatter():

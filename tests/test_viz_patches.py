@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mae_lab import make_mask, viz
+from mae_lab import make_mask, panels, viz
 from mae_lab.patches import patchify, sincos_pos_embed_2d
 
 
@@ -52,7 +52,7 @@ def test_plot_patch_tokens_lists_every_patch_in_order(image):
     labels = [t.get_text() for t in right.texts]
     assert labels == [str(i) for i in range(16)]
     mosaic = np.asarray(right.images[0].get_array())
-    scale = viz._scale_for(4, 24)  # how much the figure enlarges each patch
+    scale = panels.scale_for(4, 24)  # how much the figure enlarges each patch
     first_patch = patchify(image[None], 4)[0, 0].reshape(4, 4, 3).numpy()  # (row, col, channel)
     assert np.allclose(mosaic[0:4 * scale:scale, 0:4 * scale:scale], first_patch, atol=1e-6)
 
