@@ -8,7 +8,7 @@ Start here::
     out = model(images, masker="block", ratio=0.6, seed=0)            # loss, pred, mask, ...
 
 The sub-modules, from the bottom up: ``patches`` → ``masking`` → ``targets`` → ``models``
-→ ``hub`` / ``datasets`` → ``train`` / ``probe`` → ``attention`` / ``viz`` → ``widgets``.
+→ ``hub`` / ``datasets`` → ``train`` / ``probe`` → ``attention`` → ``panels`` / ``viz`` → ``widgets``.
 """
 
 from __future__ import annotations

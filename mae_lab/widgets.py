@@ -44,6 +44,7 @@ import torch
 
 from . import attention as attn_lib
 from . import panels, viz
+from .viz.training import history_columns
 from .masking import get_masker, list_maskers, mask_for_image, patch_saliency
 
 __all__ = [
@@ -1051,7 +1052,7 @@ class TrainingMonitor(widgets.VBox):
         if self._figure is None:
             self._figure = viz.plot_training(self.history, title="pretraining (live)")
         loss_ax, lr_ax = self._figure.axes[0], self._figure.axes[1]
-        columns = viz._history_columns(self.history)
+        columns = history_columns(self.history)
         steps = columns["step"]
         loss_ax.lines[0].set_data(steps, columns.get("loss", np.full_like(steps, np.nan)))
         lr_ax.lines[0].set_data(steps, columns.get("lr", np.full_like(steps, np.nan)))

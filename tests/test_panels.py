@@ -1,11 +1,13 @@
 """Fast panels: images as arrays, greyed patches, colour lookup tables, stacked panels, PNG bytes."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from fakes import fake_reconstruction
+from import_graph import mae_lab_imports
 from PIL import Image
 
 from mae_lab import panels
@@ -114,3 +116,9 @@ def test_render_attention_and_tiles():
     tiles = panels.render_tiles(image, [weights.numpy()] * 7, 4, [f"h{i}" for i in range(7)], tile=16, columns=3)
     assert tiles.shape[1] == 3 * 16 + 2 * 4
 
+
+
+def test_panels_import_only_lower_layers():
+    allowed = ("mae_lab.patches", "mae_lab.masking", "mae_lab.attention")
+    for name in mae_lab_imports(Path(panels.__file__)):
+        assert name.startswith(allowed), f"panels imports {name}"
