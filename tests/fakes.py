@@ -1,4 +1,4 @@
-"""Hand-made inputs for the figure, panel and widget tests: reconstructions, attention maps, a clock."""
+"""Hand-made inputs for the figure, panel and widget tests: reconstructions, attention maps, a clock, a control."""
 
 from types import SimpleNamespace
 
@@ -47,3 +47,8 @@ class FakeTimer:
             if not handle.cancelled:
                 self.now += handle.delay
                 handle.callback()
+
+
+def control(app, description):
+    """The control of a live app with this description (e.g. ``"mask ratio"``)."""
+    return next(c for c in app.controls if c.description == description)
