@@ -67,3 +67,21 @@ def test_reconstruction_explorer_on_grey_digits():
 def test_reconstruction_explorer_rejects_images_of_the_wrong_size(tiny):
     with pytest.raises(ValueError, match="expects images"):
         W.ReconstructionExplorer(tiny, torch.rand(2, 3, 64, 64))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [({}, "mean squared error"), ({"design": "simmim"}, "mean absolute error"),
+     ({"loss_type": "l1"}, "mean absolute error"), ({"design": "simmim", "loss_type": "mse"}, "mean squared error")],
+)
+def test_reconstruction_explorer_names_the_models_own_loss(overrides, name):
+    model = MaskedAutoencoder(get_preset("mae_micro", **overrides), seed=0)
+    digits = mae_lab.sample_images("digits", n=1, image_size=8)
+    app = W.ReconstructionExplorer(model, digits)
+    assert app.last_error is None
+    assert f"({name} on the 12 hidden patches)" in app.loss_readout.value
+    other = {"mean squared error", "mean absolute error"} - {name}
+    assert other.pop() not in app.loss_readout.value
+    with torch.no_grad():
+        direct = model(digits, mask=app.output.mask)
+    assert app.loss == pytest.approx(float(direct.loss), rel=1e-5)

@@ -27,12 +27,15 @@ from .base import (
 
 __all__ = ["ReconstructionExplorer"]
 
+LOSS_NAMES = {"mse": "mean squared error", "l1": "mean absolute error"}  # MAE uses mse, SimMIM l1
+
 
 class ReconstructionExplorer(LiveApp):
     """Mask an image and watch a masked autoencoder fill it in, with the per-patch error.
 
     Shows original | masked input | reconstruction | reconstruction with the visible
-    patches pasted back | per-patch error, and the loss (MSE on hidden patches).
+    patches pasted back | per-patch error, and the loss on the hidden patches (mean squared
+    error for MAE, mean absolute error for SimMIM: the model's ``config.resolved_loss_type``).
 
     Args:
         model: a :class:`~mae_lab.models.MaskedAutoencoder` (put in eval mode here).
@@ -90,7 +93,7 @@ class ReconstructionExplorer(LiveApp):
 
     @property
     def loss(self) -> float | None:
-        """The loss of the picture on show (MSE on the hidden patches)."""
+        """The loss of the picture on show (the model's own loss, on the hidden patches)."""
         return None if self.output is None else float(self.output.loss)
 
     def _render(self) -> tuple[bytes, str]:
@@ -122,8 +125,9 @@ class ReconstructionExplorer(LiveApp):
         rec = self.model.reconstruct(image, output)
         png = panels.png_bytes(panels.render_reconstruction(rec, 0, size=self.size))
         loss = float(output.loss)
+        loss_type = self.model.config.resolved_loss_type
         loss_html = (
-            f"<b>loss</b> (mean squared error on the {mask.num_hidden} hidden patches): "
+            f"<b>loss</b> ({LOSS_NAMES.get(loss_type, loss_type)} on the {mask.num_hidden} hidden patches): "
             f"<code>{loss:.5f}</code>"
         )
         status = f"{mask.strategy}: {mask.num_hidden} hidden / {mask.num_visible} visible ({mask.ratio:.0%})"
