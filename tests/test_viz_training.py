@@ -28,3 +28,17 @@ def test_plot_snapshots_rows_and_labels():
     assert [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()] == ["step 0", "step 100"]
     with pytest.raises(ValueError):
         viz.plot_snapshots({})
+
+
+def test_history_columns_reads_rows_columns_and_results():
+    from types import SimpleNamespace
+
+    from mae_lab.viz.training import history_columns
+
+    rows = [{"loss": 2.0, "lr": 0.1, "note": "warm-up"}, {"loss": 1.0, "lr": 0.2, "note": ""}]
+    columns = history_columns(rows)
+    assert set(columns) == {"step", "loss", "lr"}  # numbers only; steps counted when missing
+    assert np.allclose(columns["step"], [0, 1]) and np.allclose(columns["loss"], [2.0, 1.0])
+    assert np.allclose(history_columns({"step": [5], "loss": [0.5]})["step"], [5])
+    assert np.allclose(history_columns(SimpleNamespace(history=rows))["lr"], [0.1, 0.2])
+    assert history_columns([])["loss"].shape == (0,)

@@ -18,10 +18,11 @@ The fast numpy pictures of the live widgets are in :mod:`mae_lab.panels`.
 
 Images are tensors ``[C, H, W]`` or ``[B, C, H, W]`` with values in [0, 1]; one channel
 is shown in grey.  Hidden patches are drawn in flat grey (``fill=0.5``), as in the figures
-of He et al. (2021), "Masked Autoencoders Are Scalable Vision Learners".
+of He et al. (2021), "Masked Autoencoders Are Scalable Vision Learners".  For example::
 
->>> from mae_lab import viz
->>> fig = viz.show_mask(image, mask)  # doctest: +SKIP
+    from mae_lab import viz
+    viz.show_mask(images[0], model.make_mask(1, "block", ratio=0.5, seed=0))
+    viz.plot_reconstruction(model.reconstruct(images, masker="random", ratio=0.75, seed=0))
 """
 
 from __future__ import annotations
