@@ -1,4 +1,4 @@
-"""Figures of patches and positions (notebook 01/03), and figures showing up in IPython without pyplot."""
+"""viz.tokens: an image as patches and tokens, and the similarity of position embeddings (notebooks 01/03)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mae_lab import make_mask, viz
+from mae_lab import make_mask, panels, viz
 from mae_lab.patches import patchify, sincos_pos_embed_2d
 
 
@@ -52,7 +52,7 @@ def test_plot_patch_tokens_lists_every_patch_in_order(image):
     labels = [t.get_text() for t in right.texts]
     assert labels == [str(i) for i in range(16)]
     mosaic = np.asarray(right.images[0].get_array())
-    scale = viz._scale_for(4, 24)  # how much the figure enlarges each patch
+    scale = panels.scale_for(4, 24)  # how much the figure enlarges each patch
     first_patch = patchify(image[None], 4)[0, 0].reshape(4, 4, 3).numpy()  # (row, col, channel)
     assert np.allclose(mosaic[0:4 * scale:scale, 0:4 * scale:scale], first_patch, atol=1e-6)
 
@@ -63,13 +63,3 @@ def test_plot_patch_tokens_with_a_mask_shows_the_visible_tokens_in_keep_order(im
     left, right = fig.axes[:2]
     assert "12 hidden" in left.get_title() and "4 visible tokens" in right.get_title()
     assert [t.get_text() for t in right.texts] == [str(i) for i in mask.ids_keep[0].tolist()]
-
-
-def test_figures_get_a_png_formatter_in_ipython_without_pyplot(monkeypatch):
-    from IPython.core.formatters import DisplayFormatter
-
-    shell = type("Shell", (), {"display_formatter": DisplayFormatter()})()
-    monkeypatch.setattr("IPython.get_ipython", lambda: shell)
-    fig = viz.show_mask(torch.rand(3, 8, 8), make_mask("random", 1, grid=(2, 2), ratio=0.5, seed=0))
-    png = shell.display_formatter.formatters["image/png"](fig)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
