@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from ..multimodal import joint_sequence as _reference_joint_sequence
 from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
 
 __all__ = ["check_joint_sequence", "check_modality_losses", "check_split_budget"]
@@ -138,6 +137,11 @@ def _judge_split(
 
 
 # --------------------------------------------------------------------------- 2. the joint sequence
+def _reference_joint_sequence(tokens: list, pos: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+    """The answer (as ``mae_lab.multimodal.joint_sequence``): ``M x [B, N, D]`` -> ``[B, M*N, D]``."""
+    return torch.cat([t + pos + modality[m] for m, t in enumerate(tokens)], dim=1)
+
+
 def check_joint_sequence(fn: Callable[[list, torch.Tensor, torch.Tensor], Any]) -> CheckResult:
     """Exercise: ``fn(tokens: M x [B, N, D], pos_embed [N, D], modality_embed [M, D]) -> [B, M*N, D]``.
 

@@ -173,3 +173,12 @@ def test_modality_loss_accepts_multimae_per_sample_averaging():
 
     result = check_modality_losses(per_sample)
     assert result.passed and "MultiMAE's code" in result.message
+
+
+def test_the_module_itself_passes_its_checks():
+    """The package's own mechanisms are what the checks expect."""
+    from mae_lab import multimodal as mm
+
+    assert check_split_budget(lambda shares, budget, sizes: mm.split_budget(shares, budget, sizes)[0]).passed
+    assert check_joint_sequence(mm.joint_sequence).passed
+    assert check_modality_losses(mm.modality_losses).passed
