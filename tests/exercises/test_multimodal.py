@@ -3,11 +3,12 @@ and each typical mistake gets its own message."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
-from solutions_loader import load_solutions
+from solutions_loader import NOTEBOOKS, load_solutions
 
 from mae_lab.exercises.multimodal import check_joint_sequence, check_modality_losses, check_split_budget
 
@@ -182,3 +183,15 @@ def test_the_module_itself_passes_its_checks():
     assert check_split_budget(lambda shares, budget, sizes: mm.split_budget(shares, budget, sizes)[0]).passed
     assert check_joint_sequence(mm.joint_sequence).passed
     assert check_modality_losses(mm.modality_losses).passed
+
+
+def test_the_notebook_has_an_unfinished_stub_for_every_solution():
+    cells = json.loads((NOTEBOOKS / "16_several_modalities.ipynb").read_text())["cells"]
+    code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    functions = [name for name in dir(SOL) if name.startswith("my_") and callable(getattr(SOL, name))]
+    assert sorted(functions) == ["my_joint_sequence", "my_modality_losses", "my_split_budget"]
+    for name in functions:
+        assert f"def {name}(" in code, f"notebook 16 has no stub for {name}"
+    assert code.count("raise NotImplementedError") == len(functions)
+    assert "solutions" not in code.replace("notebooks/solutions", ""), "solutions must not be imported inline"
+    assert all(not cell.get("outputs") for cell in cells if cell["cell_type"] == "code"), "commit it stripped"
