@@ -197,7 +197,8 @@ def joint_mask(
     shares = dirichlet_shares(batch_size, len(sizes), alpha, generator=gen)  # [B, M]
     counts = split_budget(shares, budget, sizes)  # [B, M] exact counts
     visible = _modality_visible(counts, sizes[0], [gen] * len(sizes))
-    return Mask.from_hidden(~visible, strategy="dirichlet"), counts
+    mask = Mask.from_hidden(~visible, None, "dirichlet")  # (hidden [B, M*N], grid, name of the masking)
+    return mask, counts
 
 
 def visible_mask(
@@ -215,7 +216,7 @@ def visible_mask(
     if bool((counts < 0).any() or (counts > num_tokens).any()):
         raise ValueError(f"visible counts {dict(visible)} must each be between 0 and {num_tokens}")
     generators = [torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(n.encode())) for n in names]
-    return Mask.from_hidden(~_modality_visible(counts, num_tokens, generators), strategy="fixed counts")
+    return Mask.from_hidden(~_modality_visible(counts, num_tokens, generators), None, "fixed counts")
 
 
 # ---------------------------------------------------------------------- the model
@@ -278,7 +279,8 @@ class ModalityDecoder(nn.Module):
         self.modality_embed = nn.Parameter(torch.randn(len(c.modalities), c.decoder_dim) * 0.02)  # [M, Dd]
         pos = torch.from_numpy(sincos_pos_embed_2d(c.decoder_dim, grid))  # [N, Dd]
         self.register_buffer("pos_embed", pos)
-        self.blocks = nn.ModuleList([Block(c.decoder_dim, c.num_heads, c.mlp_ratio) for _ in range(c.decoder_blocks)])
+        blocks = [Block(c.decoder_dim, c.num_heads, c.mlp_ratio) for _ in range(c.decoder_blocks)]
+        self.blocks = nn.ModuleList(blocks)
         self.norm = nn.LayerNorm(c.decoder_dim, eps=1e-6)
         self.head = nn.Linear(c.decoder_dim, c.patch_size**2 * channels)
 
@@ -462,7 +464,7 @@ def train_multimae(
         else:
             count = int(torch.randint(0, budget + 1, (), generator=mask_gen))
             counts = torch.full((batch_size, 1), count)
-            mask = Mask.from_hidden(~_modality_visible(counts, n_tokens, [mask_gen]), strategy="random count")
+            mask = Mask.from_hidden(~_modality_visible(counts, n_tokens, [mask_gen]), None, "random count")
         # forward, loss on hidden patches of every modality, step
         preds = model(batch, mask)
         losses = modality_losses(preds, model.targets(batch), model.hidden_by_modality(mask))
