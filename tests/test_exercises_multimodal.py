@@ -13,7 +13,7 @@ import torch
 
 from mae_lab.exercises.multimodal import check_joint_sequence, check_modality_losses, check_split_budget
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
 def _load_solutions():
