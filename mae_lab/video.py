@@ -10,8 +10,8 @@ Masked Autoencoders with Dual Masking") adds *decoder masking*: the decoder reco
 a subset of the hidden tokens (half of them, chosen by a "running cell" pattern in the paper;
 a random half here), which cuts the decoder's compute and memory.
 
-Everything here is small enough for a CPU: clips of scikit-learn digits drifting across a
-``24 x 24`` canvas for 8 frames (labels: which digit, which direction), a ViT built from
+Everything here is small enough for a CPU: clips of scikit-learn digits (enlarged to 16 x 16 px)
+drifting across a ``24 x 24`` canvas for 8 frames (labels: which digit, which direction), a ViT built from
 :class:`mae_lab.models.vit.Block`, the masks from :mod:`mae_lab.masking` (``tube`` and the
 leaky ``frame_random``), a flat training loop and a kNN probe.
 
@@ -83,7 +83,7 @@ def _digit_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def make_clips(n: int, split: str = "train", frames: int = 8, size: int = 24, speed: int = 1,
-               digit_size: int = 8, seed: int = 0) -> ClipDataset:
+               digit_size: int = 16, seed: int = 0) -> ClipDataset:
     """``n`` clips of one digit (``digit_size`` px, upscaled from 8x8) moving ``speed`` px per frame
     in one of four directions.
 
@@ -101,7 +101,7 @@ def make_clips(n: int, split: str = "train", frames: int = 8, size: int = 24, sp
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randint(0, len(images), (n,), generator=gen)
     direction = torch.randint(0, len(DIRECTIONS), (n,), generator=gen)
-    steps = torch.tensor([_STEP[d] for d in DIRECTIONS])[direction]  # [n, 2] (drow, dcol)
+    steps = torch.tensor([_STEP[name] for name in DIRECTIONS])[direction]  # [n, 2] (drow, dcol)
     free = torch.randint(0, size - d + 1, (n, 2), generator=gen)  # anywhere across the motion
     along = torch.randint(0, size - d - travel + 1, (n, 2), generator=gen)  # room to travel
     start = torch.where(steps == 0, free, torch.where(steps > 0, along, along + travel))  # [n, 2]
@@ -461,7 +461,8 @@ def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
 def decoder_cost(model: VideoMAE, ratio: float = 0.9, decoder_ratios=(0.0, 0.5, 0.75), batch_size: int = 32,
                  repeats: int = 5, seed: int = 0) -> list[dict]:
     """For each decoder ratio: tokens the decoder sees, its forward FLOPs (counted by
-    ``torch.utils.flop_counter``), and seconds per training step (forward, backward, AdamW)."""
+    ``torch.utils.flop_counter``), and milliseconds per training step (forward, backward, AdamW)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     c = model.config
@@ -473,7 +474,7 @@ def decoder_cost(model: VideoMAE, ratio: float = 0.9, decoder_ratios=(0.0, 0.5, 
     for decoder_ratio in decoder_ratios:
         queries = decoder_queries(mask, decoder_ratio, torch.Generator().manual_seed(seed))
         counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
+        with counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):  # plain matmuls, so attention is counted too
             model.decode(latent, mask.ids_keep, queries)
         seconds = []
         for repeat in range(repeats + 1):
@@ -493,20 +494,23 @@ def decoder_cost(model: VideoMAE, ratio: float = 0.9, decoder_ratios=(0.0, 0.5, 
 
 # ---------------------------------------------------------------------- pictures
 def clip_strip(clip: torch.Tensor, hidden: torch.Tensor | None = None, tubelet: int = 2, patch_size: int = 4,
-               scale: int = 6, gap: int = 2, tint=(0.55, 0.75, 1.0), leaks: torch.Tensor | None = None,
+               scale: int = 6, gap: int = 2, opacity: float = 0.45, leaks: torch.Tensor | None = None,
                frame: int | None = None) -> np.ndarray:
-    """One clip ``[C, T, H, W]`` as a row of frames, RGB ``uint8``; hidden tokens (``hidden`` ``[N]`` or
-    ``[T', h, w]``) drawn as a blue tint, ``leaks`` (same shape) in orange; ``frame``: only that frame."""
-    c, frames, height, width = clip.shape
+    """One clip ``[C, T, H, W]`` as a row of frames, RGB ``uint8``.
+
+    Hidden tokens (``hidden``, ``[N]`` or ``[T', h, w]``) are painted blue with ``opacity`` (1: what the
+    encoder gets; less: see what is under the mask), ``leaks`` (same shape) orange; ``frame``: only that one.
+    """
+    frames, height = clip.shape[1:3]
     rgb = clip.mean(0, keepdim=True).expand(3, -1, -1, -1).permute(1, 2, 3, 0).numpy().copy()  # [T, H, W, 3]
     grid = video_grid(frames, height, tubelet, patch_size)
-    for cells, colour in ((hidden, tint), (leaks, (1.0, 0.6, 0.1))):
+    for cells, colour in ((hidden, (0.35, 0.55, 1.0)), (leaks, (1.0, 0.6, 0.1))):
         if cells is None:
             continue
         cells = torch.as_tensor(cells).bool().reshape(grid)
         pix = cells.repeat_interleave(tubelet, 0).repeat_interleave(patch_size, 1).repeat_interleave(patch_size, 2)
         pix = pix.numpy()[..., None]  # [T, H, W, 1]
-        rgb = np.where(pix, 0.35 * rgb + 0.65 * np.asarray(colour), rgb)
+        rgb = np.where(pix, (1 - opacity) * rgb + opacity * np.asarray(colour), rgb)
     if frame is not None:
         rgb = rgb[frame:frame + 1]
     rgb = rgb.repeat(scale, 1).repeat(scale, 2)
