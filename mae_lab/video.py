@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -68,18 +69,23 @@ class ClipDataset:
         return f"ClipDataset({n} clips of {t} frames, {c}x{h}x{w} px; labels: digit (10), direction (4))"
 
 
-def _digit_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's 1,797 digits ``[m, 8, 8]`` in [0, 1] and labels; a fixed 80/20 train/test split."""
+@lru_cache(maxsize=1)
+def _all_digits() -> tuple[torch.Tensor, torch.Tensor]:
     from sklearn.datasets import load_digits  # ships with scikit-learn: always offline
 
+    digits = load_digits()
+    return torch.tensor(digits.images, dtype=torch.float32) / 16.0, torch.tensor(digits.target)  # [1797, 8, 8]
+
+
+def _digit_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 digits ``[m, 8, 8]`` in [0, 1] and labels; a fixed 80/20 train/test split."""
     if split not in ("train", "test", "val"):
         raise ValueError(f"split must be 'train' or 'test' ('val' is an alias of 'test'), got {split!r}")
-    digits = load_digits()
-    order = torch.randperm(len(digits.target), generator=torch.Generator().manual_seed(0))
+    images, targets = _all_digits()
+    order = torch.randperm(len(targets), generator=torch.Generator().manual_seed(0))
     cut = int(0.8 * len(order))
     rows = order[:cut] if split == "train" else order[cut:]
-    images = torch.tensor(digits.images, dtype=torch.float32)[rows] / 16.0  # [m, 8, 8]
-    return images, torch.tensor(digits.target)[rows]
+    return images[rows], targets[rows]  # indexing copies: the cache is never changed
 
 
 def make_clips(n: int, split: str = "train", frames: int = 8, size: int = 24, speed: int = 1,
