@@ -274,7 +274,7 @@ class VideoMAE(nn.Module):
                              f"got {tuple(clips.shape)}; make them with make_clips(frames={c.frames}, size={c.image_size})")
         x = self.patch_embed(tubelet_patchify(clips, c.tubelet, c.patch_size)) + self.pos_embed  # [B, N, D]
         if mask is not None:
-            x = keep_tokens(x, mask.ids_keep)  # [B, N_vis, D]: hidden tokens are dropped, not replaced
+            x = keep_tokens(x, mask.ids_keep.to(x.device))  # [B, N_vis, D]: hidden tokens are dropped
         for block in self.blocks:
             x, _ = block(x)
         return self.norm(x)
@@ -299,6 +299,7 @@ class VideoMAE(nn.Module):
         """Encode the visible tokens, decode the hidden ones (a ``1 - decoder_ratio`` share of them,
         VideoMAE V2's decoder masking), mean squared error on the decoded hidden tokens."""
         c = self.config
+        mask = mask.to(clips.device)  # masks are drawn on the CPU
         target = tubelet_patchify(clips, c.tubelet, c.patch_size)  # [B, N, t*p*p*C]
         queries = decoder_queries(mask, decoder_ratio, generator)  # [B, Q], all hidden
         pred = self.decode(self.encode(clips, mask), mask.ids_keep, queries)  # [B, Q, t*p*p*C]
