@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from mae_lab.data import load_dataset
 from mae_lab.checkpoints import save_checkpoint
+from mae_lab.data import load_dataset
 from mae_lab.probe import extract_features, knn_probe, linear_probe, raw_pixel_features
 from mae_lab.train import PretrainConfig, build_model, pretrain
 
@@ -141,7 +141,8 @@ def table(rows: list[dict], pixels: dict | None) -> str:
     for row in rows:
         p, r = row["pretrained"], row["random_init"]
         lines.append(
-            f"| {row['label']} | {row['budget_s']:.0f} s | {row['threads']} | {row['steps']:,} | "
+            f"| {row['label']} | {row['budget_s']:.0f} {'CPU-s' if row.get('clock') == 'cpu' else 's wall'} | "
+            f"{row['threads']} | {row['steps']:,} | "
             f"{p['knn_mean']:.1f} / {p['knn_cls']:.1f} | {p['linear_mean']:.1f} / {p['linear_cls']:.1f} | "
             f"{r['knn_mean']:.1f} / {r['linear_mean']:.1f} |"
         )

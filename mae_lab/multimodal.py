@@ -34,6 +34,7 @@ from torch import nn
 from .masking import Mask, invert_permutation, make_generator
 from .models.vit import Block, PatchEmbed, keep_tokens
 from .patches import grid_size, patchify, sincos_pos_embed_2d, unpatchify
+from .utils import module_device
 
 __all__ = [
     "MultiMAE",
@@ -352,7 +353,7 @@ class MultiMAE(nn.Module):
         return self.norm(x)
 
     def forward(self, inputs: Mapping[str, torch.Tensor], mask: Mask) -> dict[str, torch.Tensor]:
-        mask = mask.to(next(self.parameters()).device)
+        mask = mask.to(module_device(self))
         latent = self.encode(inputs, mask)
         return {n: self.decoders[n](latent, mask) for n in self.names}
 

@@ -3,28 +3,20 @@ and each typical mistake gets its own message."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from solutions_loader import load_solutions
 
 from mae_lab.exercises.multimodal import check_joint_sequence, check_modality_losses, check_split_budget
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
-def _load_solutions():
-    """``notebooks/solutions/16_solutions.py`` (the folder is not a package)."""
-    spec = importlib.util.spec_from_file_location("solutions_16", NOTEBOOKS / "solutions" / "16_solutions.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SOL = _load_solutions()
+SOL = load_solutions("16")
 CHECKS = [check_split_budget, check_joint_sequence, check_modality_losses]
 
 

@@ -12,7 +12,7 @@ from solutions_loader import load_solutions
 
 from mae_lab.exercises.video import check_leak_rate, check_tube_mask, check_tubelet_patchify
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "12_video_tubes.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "12_video_tubes.ipynb"
 SOL = load_solutions("12")
 CHECKS = [(check_tubelet_patchify, SOL.my_tubelet_patchify), (check_tube_mask, SOL.my_tube_mask),
           (check_leak_rate, SOL.my_leak_rate)]
