@@ -13,6 +13,12 @@ least disturbed by other programs on a shared machine).
     python benchmarks/train_throughput.py --device cpu
     python benchmarks/train_throughput.py --smoke          # a few steps, to check it runs
     python benchmarks/train_throughput.py --markdown       # a table for RESULTS.md
+    python benchmarks/train_throughput.py --levers --markdown   # CPU levers: threads, batch, bf16, compile
+
+``--levers`` asks what a 2-core laptop can do to train faster: for the shipped Fashion-MNIST body
+(``fmnist``: 28 px, 7-px patches, 3 blocks of width 96) and ``mae_tiny``, images/s and images/s per
+core with 1 and 2 threads, batch 64 / 128 / 256, bf16 autocast on the CPU, and ``torch.compile``
+(inductor), all in one run so the ratios compare like with like.
 """
 
 from __future__ import annotations
@@ -26,6 +32,16 @@ import torch
 
 from mae_lab.models import MaskedAutoencoder, get_preset
 from mae_lab.train import param_groups
+
+#: the body of the shipped ``mae_tiny_fmnist`` (the recipe search's winner per CPU-minute)
+FMNIST_BODY = {"image_size": 28, "channels": 1, "patch_size": 7, "embed_dim": 96, "depth": 3, "num_heads": 4,
+               "decoder_embed_dim": 64, "decoder_depth": 1, "decoder_num_heads": 4, "target": "norm_pixels"}
+
+
+def model_config(name: str):
+    """A preset by name, or ``"fmnist"`` for the shipped Fashion-MNIST body."""
+    return get_preset("mae_micro", **FMNIST_BODY) if name == "fmnist" else get_preset(name)
+
 
 #: batch size per (model, device type)
 BATCH = {
@@ -52,7 +68,7 @@ def measure(
     compile_model: bool = False,
 ) -> float:
     """Best images/s over ``windows`` windows of ``steps`` training steps each."""
-    model = MaskedAutoencoder(get_preset(name), seed=0).to(device).train()
+    model = MaskedAutoencoder(model_config(name), seed=0).to(device).train()
     optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=1.5e-4, betas=(0.9, 0.95))
     forward = torch.compile(model) if compile_model else model
     size, channels = model.config.image_size, model.config.channels
@@ -119,7 +135,34 @@ def run(devices: list[torch.device], smoke: bool) -> list[dict]:
     return rows
 
 
+def levers(smoke: bool) -> list[dict]:
+    """CPU only: threads x batch x (fp32, bf16 autocast, compile) for the two small bodies."""
+    device = torch.device("cpu")
+    steps, windows, warmup = (2, 1, 1) if smoke else (10, 3, 3)
+    rows = []
+    for name in ("fmnist", "mae_tiny"):
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for batch in ((32,) if smoke else (64, 128, 256)):
+                variants = [("fp32", False, False), ("bf16 autocast", True, False)]
+                if batch == (32 if smoke else 128):
+                    variants.append(("fp32 + compile", False, True))
+                for label, amp, compile_model in variants:
+                    rate = measure(name, device, batch, steps, windows, warmup, amp, compile_model)
+                    rows.append({"model": name, "device": device_name(device), "precision": label, "batch": batch,
+                                 "threads": threads, "images_per_sec": round(rate, 1),
+                                 "images_per_sec_per_core": round(rate / threads, 1)})
+                    print(f"{name:9s} {threads} thread(s) {label:15s} batch {batch:4d}: {rate:8.1f} images/s "
+                          f"({rate / threads:.1f} per core)", flush=True)
+    return rows
+
+
 def markdown(rows: list[dict]) -> str:
+    if rows and "threads" in rows[0]:
+        lines = ["| model | threads | precision | batch | images/s | per core |", "| --- | ---: | --- | ---: | ---: | ---: |"]
+        lines += [f"| {r['model']} | {r['threads']} | {r['precision']} | {r['batch']} | {r['images_per_sec']:.1f} | "
+                  f"{r['images_per_sec_per_core']:.1f} |" for r in rows]
+        return "\n".join(lines)
     lines = ["| model | device | precision | batch | images/s |", "| --- | --- | --- | ---: | ---: |"]
     lines += [
         f"| {r['model']} | {r['device']} | {r['precision']} | {r['batch']} | {r['images_per_sec']:.1f} |"
@@ -134,6 +177,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
     parser.add_argument("--smoke", action="store_true", help="tiny batches and one window")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--levers", action="store_true", help="CPU: threads, batch, bf16 autocast, compile")
     parser.add_argument("--json", help="write the rows to this file")
     args = parser.parse_args()
     if args.threads:
@@ -145,7 +189,7 @@ def main() -> None:
         devices.append(torch.device("cuda"))
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device here; use --device cpu")
-    rows = run(devices, args.smoke)
+    rows = levers(args.smoke) if args.levers else run(devices, args.smoke)
     if args.markdown:
         print(markdown(rows))
     if args.json:

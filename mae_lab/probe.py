@@ -438,7 +438,7 @@ def pixel_logistic_regression(train_set: Any, test_set: Any, C: float = 0.1, max
     return float((classifier.predict(test_x.numpy()) == test_y.numpy()).mean())
 
 
-def finetune_steps(num_images: int, batch_size: int = 128, epochs: int = 30, min_steps: int = 300,
+def finetune_steps(num_images: int, batch_size: int = 128, epochs: int = 30, min_steps: int = 1000,
                    max_steps: int = 3000) -> int:
     """How long to fine-tune on ``num_images`` labels: ``epochs`` epochs, within ``[min_steps, max_steps]``."""
     per_epoch = max(1, num_images // min(batch_size, num_images))
