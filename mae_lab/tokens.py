@@ -23,6 +23,7 @@ hidden again.
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import time
@@ -394,6 +395,9 @@ def plot_generation(generation: Generation, tokenizer: PatchTokenizer, grid: tup
 class GenerationExplorer:
     """Live app: slide the number of steps and the seed, pick a digit, and watch MaskGIT draw.
 
+    ``digit`` offers "one of each" (image ``i`` asks for class ``i % num_classes``), "any" (no class)
+    and each class on its own.
+
     Built from explicit ipywidgets; the picture is a PNG in a ``widgets.Image``.  Attributes
     for tests: ``steps``, ``seed``, ``digit`` (controls), ``view`` (the image), ``status``,
     ``generation`` (the last :class:`Generation`) and ``last_error``.
@@ -409,8 +413,10 @@ class GenerationExplorer:
                                        continuous_update=False)
         self.seed = widgets.IntSlider(value=seed, min=0, max=99, description="seed", continuous_update=False)
         digits = [("any", -1)] + [(str(d), d) for d in range(model.num_classes)]
-        self.digit = widgets.Dropdown(options=digits, value=-1, description="digit",
-                                      disabled=model.num_classes == 0, layout=widgets.Layout(width="160px"))
+        if model.num_classes:
+            digits.insert(0, ("one of each", -2))  # image i is asked for class i % num_classes
+        self.digit = widgets.Dropdown(options=digits, value=digits[0][1], description="digit",
+                                      disabled=model.num_classes == 0, layout=widgets.Layout(width="200px"))
         self.view = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.status = widgets.HTML()
         self.generation: Generation | None = None
@@ -423,13 +429,14 @@ class GenerationExplorer:
     def redraw(self, _change=None) -> None:
         """Generate with the current controls and show the picture (errors go to the status line)."""
         try:
-            labels = None if self.digit.value < 0 else self.digit.value
+            labels = {-1: None, -2: torch.arange(self.num_images) % max(self.model.num_classes, 1)}.get(
+                self.digit.value, self.digit.value)
             start = time.perf_counter()
             self.generation = generate(self.model, self.num_images, self.steps.value, labels, self.seed.value,
                                        self.temperature, self.choice_temperature)
             fig = plot_generation(self.generation, self.tokenizer, self.model.grid)
             buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=80)
+            fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
             self.view.value = buffer.getvalue()
             self.last_error = None
             self.status.value = (f"{self.steps.value} step(s) for {self.model.num_tokens} tokens: "
@@ -440,4 +447,8 @@ class GenerationExplorer:
             self.status.value = f'<span style="color:#b00020">Cannot draw this: {self.last_error}</span>'
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
+        bundle = self.box._repr_mimebundle_(**kwargs)  # the live widget
+        if self.view.value:  # and a still picture for static viewers (nbviewer, GitHub)
+            bundle["image/png"] = base64.b64encode(bytes(self.view.value)).decode("ascii")
+        bundle["text/plain"] = "<GenerationExplorer: run this notebook live to use its controls>"
+        return bundle

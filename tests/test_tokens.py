@@ -133,10 +133,14 @@ def test_plot_and_explorer(trained, tokenizer):
     assert len(fig.axes) == 3 * 4
     app = tokens.GenerationExplorer(trained.model, tokenizer, num_images=3, steps=4, seed=0)
     assert app.last_error is None and app.generation.steps == 4
+    assert app.generation.labels.tolist() == [0, 1, 2]  # "one of each" by default
     first = bytes(app.view.value)
     app.steps.value = 2
     assert app.generation.steps == 2 and bytes(app.view.value) != first
     app.digit.value = 2
     assert app.generation.labels.tolist() == [2, 2, 2]
+    app.digit.value = -1
+    assert app.generation.labels is None
     app.seed.value = 5
     assert app.last_error is None and "2 step(s)" in app.status.value
+    assert "image/png" in app._repr_mimebundle_()  # a still picture for static viewers
