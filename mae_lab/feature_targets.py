@@ -192,7 +192,8 @@ def train_student(
         target: ``"pixels"`` (MAE), ``"teacher"`` (a frozen ``teacher``'s features: dBOT,
             MaskAlign-style distillation), ``"ema"`` (the features of an EMA copy of the student:
             data2vec) or ``"tokens"`` (the codes of ``tokenizer``, with cross-entropy: BEiT).
-        teacher: the frozen teacher for ``target="teacher"`` (any MaskedAutoencoder on the same images).
+        teacher: the frozen teacher for ``target="teacher"`` (any MaskedAutoencoder on the same
+            images); it is put in eval mode with ``requires_grad`` off, and never changes.
         tokenizer: for ``target="tokens"``: an object with ``encode(images) -> codes [B, N]`` and
             ``num_codes`` (a :class:`mae_lab.tokens.PatchTokenizer`).
         steps, batch_size, lr: the budget; compare targets with the same numbers.
@@ -205,6 +206,8 @@ def train_student(
     _check_target(target, teacher, tokenizer)
     if images.ndim != 4:
         raise ValueError(f"images must be [M, C, H, W], got shape {tuple(images.shape)}")
+    if int(steps) < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     if target == "pixels":
         model = make_student(None, preset, seed, **overrides)
     elif target == "tokens":

@@ -212,6 +212,8 @@ def train_token_model(codes: torch.Tensor, num_codes: int, grid: tuple[int, int]
     """
     if codes.ndim != 2 or codes.shape[1] != grid[0] * grid[1]:
         raise ValueError(f"codes must be [M, N] with N = {grid[0] * grid[1]} for grid {tuple(grid)}, got {tuple(codes.shape)}")
+    if int(steps) < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
     num_classes = 0 if labels is None else int(labels.max()) + 1
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -110,6 +110,8 @@ def test_train_student_explains_bad_arguments(digits):
         ft.train_student(digits, "tokens")
     with pytest.raises(ValueError, match=r"\[M, C, H, W\]"):
         ft.train_student(digits[:, 0])
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        ft.train_student(digits, steps=0)
 
 
 def test_probes_on_separable_points():
