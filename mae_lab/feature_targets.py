@@ -12,8 +12,9 @@ the hidden patches instead, computed on the whole, unmasked image:
   teacher, distilled in stages (each stage's student is the next stage's teacher); the paper finds
   that after a few stages the first teacher hardly matters -- even a randomly initialised one works;
 * MaskAlign (Xue et al., 2023, "Stare at What You See: Masked Image Modeling without
-  Reconstruction") and "Mimic before Reconstruct" (Gao et al., 2023) align the student's features
-  with a frozen teacher's (MaskAlign on the *visible* patches only).
+  Reconstruction") and Gao et al. (2023, "Mimic before Reconstruct: Enhancing Masked Autoencoders
+  with Feature Mimicking") align the student's features with a frozen teacher's (MaskAlign on the
+  *visible* patches only).
 
 The teacher's output never receives gradients (a stop-gradient): only the student learns.  A
 target made of features is a choice of what to care about, as HOG was in lab 09, except that
