@@ -37,6 +37,7 @@ from torch import nn
 
 from .masking import make_mask
 from .models import MaskedAutoencoder, get_preset
+from .probe import knn_probe
 
 __all__ = [
     "TARGET_KINDS",
@@ -274,13 +275,11 @@ def encoder_features(model: MaskedAutoencoder | None, images: torch.Tensor, batc
 
 
 def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 20, temperature: float = 0.07) -> float:
-    """Weighted kNN on cosine similarity (DINO's probe: ``k=20``, ``T=0.07``); ``k=1`` is plain nearest neighbour."""
-    sims = F.normalize(test_x.float(), dim=1) @ F.normalize(train_x.float(), dim=1).T  # [M_test, M_train]
-    k = min(int(k), len(train_x))
-    top, index = sims.topk(k, dim=1)  # [M_test, k]
-    num_classes = int(max(train_y.max(), test_y.max())) + 1
-    votes = torch.zeros(len(test_x), num_classes).scatter_add_(1, train_y[index], (top / temperature).exp())
-    return float((votes.argmax(dim=1) == test_y).float().mean())
+    """Weighted kNN on cosine similarity (DINO's probe: ``k=20``, ``T=0.07``); ``k=1`` is plain nearest neighbour.
+
+    The vote is :func:`mae_lab.probe.knn_probe`'s, the one kNN of the package.
+    """
+    return knn_probe(train_x, train_y, test_x, test_y, k=k, temperature=temperature)
 
 
 def linear_probe_accuracy(train_x, train_y, test_x, test_y, weight_decay: float = 1e-3, epochs: int = 200) -> float:

@@ -13,7 +13,7 @@ from solutions_loader import load_solutions
 
 from mae_lab.exercises import tokens as ex
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "13_teachers_and_tokens.ipynb"
 CHECKS = {
     "my_feature_loss": ex.check_feature_loss,
