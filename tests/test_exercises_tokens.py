@@ -41,6 +41,8 @@ def test_unfinished_stub_fails_politely(name):
 
     result = CHECKS[name](stub)
     assert not result.passed and "not implemented yet" in result.message
+    assert "forget `return`" in CHECKS[name](lambda *args: None).message
+    assert "raised ZeroDivisionError" in CHECKS[name](lambda *args: 1 / 0).message
 
 
 def test_notebook_has_a_stub_for_every_solution(sol):
