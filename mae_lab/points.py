@@ -109,9 +109,12 @@ def sample_shape(name: str, num_points: int, generator: torch.Generator) -> torc
     if name == "torus":
         tube = float(_uniform(g, 1, 0.25, 0.5))
         # the outer side of the tube has more area: accept angle v with probability (1 + tube*cos v)/(1 + tube)
-        v = _uniform(g, 4 * n, 0, 2 * math.pi)
-        keep = _uniform(g, 4 * n) * (1 + tube) < 1 + tube * v.cos()
-        v = v[keep][:n]
+        v = torch.zeros(0)
+        while len(v) < n:  # at least 2/3 of the draws are accepted, so one round nearly always suffices
+            draw = _uniform(g, 4 * n, 0, 2 * math.pi)
+            keep = _uniform(g, 4 * n) * (1 + tube) < 1 + tube * draw.cos()
+            v = torch.cat([v, draw[keep]])
+        v = v[:n]
         u = _uniform(g, n, 0, 2 * math.pi)
         ring = 1 + tube * v.cos()
         return torch.stack([ring * u.cos(), ring * u.sin(), tube * v.sin()], dim=1)
@@ -474,13 +477,16 @@ def cloud_features(model: PointMAE, points: torch.Tensor, batch_size: int = 128)
 
 
 def distance_histogram(points: torch.Tensor, bins: int = 16) -> torch.Tensor:
-    """A hand-made baseline: histogram of each point's distance to the cloud's centroid, ``[M, N, 3] -> [M, bins]``.
+    """A hand-made baseline: how far the points lie from the centroid, ``[M, N, 3] -> [M, bins]``.
 
-    It ignores rotation and the order of the points, which makes it strong on simple solids.
+    Each point's distance to its cloud's centroid, divided by the cloud's mean distance (so the
+    size does not matter), counted in ``bins`` equal bins over [0, 2.5].  It ignores rotation,
+    size and the order of the points: on clean solids that is a strong feature.
     """
     radius = (points - points.mean(dim=1, keepdim=True)).norm(dim=-1)  # [M, N]
-    edges = torch.linspace(0, 1.2, bins + 1)
-    which = torch.bucketize(radius.clamp(max=1.2 - 1e-6), edges[1:-1])  # [M, N]
+    radius = radius / radius.mean(dim=1, keepdim=True)
+    edges = torch.linspace(0, 2.5, bins + 1)
+    which = torch.bucketize(radius.clamp(max=2.5 - 1e-6), edges[1:-1])  # [M, N] bin of each point
     counts = torch.zeros(points.shape[0], bins).scatter_add_(1, which, torch.ones_like(radius))
     return counts / points.shape[1]
 

@@ -124,6 +124,8 @@ def test_probe_helpers():
     data = P.make_shape_dataset(per_class=6, num_points=64, seed=0)
     hist = P.distance_histogram(data.points, bins=8)
     assert hist.shape == (36, 8) and torch.allclose(hist.sum(dim=1), torch.ones(36))
+    turned = data.points @ torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(0)))[0]
+    assert torch.allclose(P.distance_histogram(0.5 * turned, bins=8), hist)  # blind to size and rotation
     accuracy = P.probe_accuracy(hist[:24], data.labels[:24], hist[24:], data.labels[24:])
     assert 0.0 <= accuracy <= 1.0
     with pytest.raises(ValueError, match="two classes"):
