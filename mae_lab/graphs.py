@@ -186,9 +186,9 @@ class GraphMAE(nn.Module):
     """Mask node features, encode with a GCN, re-mask, decode with a one-layer GCN, SCE on hidden nodes."""
 
     def __init__(self, in_dim: int, hidden_dim: int = 64, num_layers: int = 2, gamma: float = 2.0,
-                 mask_rate: float = 0.5, remask: bool = True, dropout: float = 0.2, seed: int = 0):
+                 remask: bool = True, dropout: float = 0.2, seed: int = 0):
         super().__init__()
-        self.gamma, self.mask_rate, self.use_remask = gamma, mask_rate, remask
+        self.gamma, self.use_remask = gamma, remask
         with torch.random.fork_rng(devices=[]):  # the initialisation depends on `seed` only
             torch.manual_seed(seed)
             self.encoder = GCN([in_dim] + [hidden_dim] * num_layers, last_activation=True, dropout=dropout)
@@ -197,6 +197,8 @@ class GraphMAE(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, in_dim))  # GraphMAE starts it at zero
 
     def forward(self, features: torch.Tensor, a_hat: torch.Tensor, hidden: torch.Tensor) -> GraphMAEOutput:
+        if not bool(hidden.any()):
+            raise ValueError("no node is hidden, so there is nothing to reconstruct; hide at least one node")
         x = mask_node_features(features, hidden, self.mask_token)  # [N, F]
         codes = self.encoder_to_decoder(self.encoder(x, a_hat))  # [N, D]
         if self.use_remask:
@@ -248,8 +250,7 @@ def train_graphmae(
     initialisation, the masks and the dropout; the global RNG is left as it was.
     """
     a_hat = normalized_adjacency(graph.adjacency)
-    model = GraphMAE(graph.features.shape[1], hidden_dim, gamma=gamma, mask_rate=mask_rate, remask=remask,
-                     dropout=dropout, seed=seed)
+    model = GraphMAE(graph.features.shape[1], hidden_dim, gamma=gamma, remask=remask, dropout=dropout, seed=seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     mask_gen = torch.Generator().manual_seed(seed + 1)
     history, start = [], time.perf_counter()

@@ -83,6 +83,8 @@ def test_remask_hides_the_node_from_the_decoder(graph):
     lonely = model(graph.features, G.normalized_adjacency(isolated), hidden)
     # its code was zeroed and no neighbour sends anything: all that is left is the decoder's bias
     assert torch.allclose(lonely.recon[0], model.decoder.layers[0].bias)
+    with pytest.raises(ValueError, match="no node is hidden"):
+        model(graph.features, a_hat, torch.zeros(graph.num_nodes, dtype=torch.bool))
     model.use_remask = False
     assert not torch.allclose(model(graph.features, G.normalized_adjacency(isolated), hidden).recon[0],
                               lonely.recon[0])
