@@ -4,14 +4,11 @@ typical mistake gets its own message."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds solutions_loader
-from solutions_loader import NOTEBOOKS, load_solutions
+from solutions_loader import load_solutions
 
 from mae_lab.exercises.points_graphs import (
     check_chamfer,
@@ -20,6 +17,7 @@ from mae_lab.exercises.points_graphs import (
     check_sce_loss,
 )
 
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "15_points_and_graphs.ipynb"
 SOL = load_solutions("15")
 CHECKS = {
     "my_farthest_point_sample": check_farthest_point_sampling,
@@ -46,7 +44,7 @@ def test_unfinished_stubs_fail_politely():
 
 
 def test_notebook_has_the_stubs_named_like_the_solutions():
-    cells = json.loads((NOTEBOOKS / "15_points_and_graphs.ipynb").read_text())["cells"]
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
     code = "\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
     for name in CHECKS:
         assert f"def {name}(" in code
