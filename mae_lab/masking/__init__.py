@@ -16,6 +16,7 @@ from . import block  # noqa: F401  block (BEiT), simmim
 from . import noise  # noqa: F401  noise (ColorMAE)
 from . import guided  # noqa: F401  attention (AttMask), hard (HPM)
 from . import tube  # noqa: F401  tube (VideoMAE)
+from . import adaptive  # noqa: F401  adaptive (AdaMAE)
 # isort: on
 from .schedules import RatioSchedule, make_schedule
 
