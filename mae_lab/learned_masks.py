@@ -408,15 +408,15 @@ def linear_accuracy(train_x, train_y, test_x, test_y, steps: int = 300, lr: floa
     """A logistic-regression probe on standardised frozen features (full-batch Adam, deterministic)."""
     mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-6)
     train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    head = nn.Linear(train_x.shape[1], int(train_y.max()) + 1)
-    nn.init.zeros_(head.weight), nn.init.zeros_(head.bias)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=1e-4)
+    weight = torch.zeros(train_x.shape[1], int(train_y.max()) + 1, requires_grad=True)  # [D, classes]
+    bias = torch.zeros(weight.shape[1], requires_grad=True)
+    optimizer = torch.optim.Adam([weight, bias], lr=lr, weight_decay=1e-4)
     for _ in range(steps):
         optimizer.zero_grad()
-        F.cross_entropy(head(train_x), train_y).backward()
+        F.cross_entropy(train_x @ weight + bias, train_y).backward()
         optimizer.step()
     with torch.no_grad():
-        return float((head(test_x).argmax(1) == test_y).float().mean())
+        return float(((test_x @ weight + bias).argmax(1) == test_y).float().mean())
 
 
 # ================================================================ pictures
