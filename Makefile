@@ -24,7 +24,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e ".[test,hub]"
+	$(BIN)/python -m pip install --quiet -e ".[test,hub,plotly]"
 	@touch $(STAMP)
 
 lab: $(STAMP)

@@ -60,7 +60,7 @@ def run(batch_size: int, side: int, frames: int, repeats: int) -> list[dict]:
             goal = RANDOM_GOAL_MS if info.name == "random" else ANY_GOAL_MS
             label = info.name + "".join(f" {key}={value}" for key, value in options.items())
             rows.append({
-                "strategy": label,
+                "masker": label,
                 "grid": "x".join(str(g) for g in grid),
                 "ratio": info.default_ratio,
                 "median_ms": median,
@@ -72,8 +72,8 @@ def run(batch_size: int, side: int, frames: int, repeats: int) -> list[dict]:
 
 
 def format_table(rows: list[dict], markdown: bool) -> str:
-    header = ["strategy", "grid", "ratio", "median ms", "min ms", "goal", "pass"]
-    lines = [[r["strategy"], r["grid"], f"{r['ratio']:g}", f"{r['median_ms']:.2f}", f"{r['min_ms']:.2f}",
+    header = ["masker", "grid", "ratio", "median ms", "min ms", "goal", "pass"]
+    lines = [[r["masker"], r["grid"], f"{r['ratio']:g}", f"{r['median_ms']:.2f}", f"{r['min_ms']:.2f}",
               f"< {r['goal_ms']:g} ms", "pass" if r["ok"] else "FAIL"] for r in rows]
     if markdown:
         out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"make_mask, batch {args.batch_size}, CPU ({platform.processor() or platform.machine()}), "
           f"{args.threads} thread(s), torch {torch.__version__}, median of {args.repeats}\n")
     print(format_table(rows, args.markdown))
-    failed = [r["strategy"] for r in rows if not r["ok"]]
+    failed = [r["masker"] for r in rows if not r["ok"]]
     print(f"\n{'all strategies meet their goals' if not failed else 'too slow: ' + ', '.join(failed)}")
     return 1 if failed else 0
 

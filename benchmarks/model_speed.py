@@ -73,7 +73,7 @@ def time_step(step, model, images, mask, repeats: int, warmup: int, amp: bool) -
 def run(device: torch.device, preset: str, batch: int, repeats: int, warmup: int, amp: bool) -> list[dict]:
     model = MaskedAutoencoder(get_preset(preset)).to(device).train()
     c = model.config
-    images = torch.rand(batch, c.in_chans, c.img_size, c.img_size, generator=torch.Generator().manual_seed(0))
+    images = torch.rand(batch, c.channels, c.image_size, c.image_size, generator=torch.Generator().manual_seed(0))
     images = images.to(device)
     rows = []
     for ratio in RATIOS:

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from mae_lab.datasets import load_dataset
+from mae_lab.data import load_dataset
 from mae_lab.probe import probe
 from mae_lab.train import PretrainConfig, pretrain
 from mae_lab.utils import default_device

@@ -57,7 +57,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mae_lab import hub
+from mae_lab import convert
 from mae_lab.masking.random_masks import mask_from_noise
 from mae_lab.models import MAEConfig, MaskedAutoencoder, get_preset
 from mae_lab.patches import sincos_pos_embed_2d
@@ -85,7 +85,7 @@ class TimmBlocksMAE(nn.Module):
 
     Parameter names are the official ones (``patch_embed``, ``blocks``, ``decoder_embed``,
     ``mask_token``, ``decoder_blocks``, ``decoder_pred``, ...), so
-    :func:`mae_lab.hub.convert_state_dict` with ``source="official"`` maps them onto mae_lab.
+    :func:`mae_lab.convert.convert_state_dict` with ``source="official"`` maps them onto mae_lab.
 
     ``forward(images [B, C, H, W], noise [B, N]) -> loss`` (a scalar): patches with the
     smallest noise stay visible.
@@ -98,7 +98,7 @@ class TimmBlocksMAE(nn.Module):
         norm_layer = partial(nn.LayerNorm, eps=config.norm_eps)
         self.patch_size = config.patch_size
         self.mask_ratio = mask_ratio
-        self.patch_embed = PatchEmbed(config.img_size, config.patch_size, config.in_chans, config.embed_dim)
+        self.patch_embed = PatchEmbed(config.image_size, config.patch_size, config.channels, config.embed_dim)
         grid = tuple(self.patch_embed.grid_size)
         self.num_patches = grid[0] * grid[1]
 
@@ -121,7 +121,7 @@ class TimmBlocksMAE(nn.Module):
             for _ in range(config.decoder_depth)
         ])  # fmt: skip
         self.decoder_norm = norm_layer(width)
-        self.decoder_pred = nn.Linear(width, config.patch_size**2 * config.in_chans)
+        self.decoder_pred = nn.Linear(width, config.patch_size**2 * config.channels)
         self._init_weights()
 
     @staticmethod
@@ -203,7 +203,7 @@ class Contender:
     #: ``(raw images [B, C, H, W], noise [B, N] or None) -> loss``; with ``None`` the
     #: implementation draws its own random mask, the way its training loop does
     loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor] | None
-    weights_source: str | None  # hub.convert_state_dict source, None for mae_lab itself
+    weights_source: str | None  # convert.convert_state_dict source, None for mae_lab itself
     optimizer: torch.optim.Optimizer | None = None
     forward: nn.Module | None = None  # the (possibly compiled) module loss_fn calls
     generator: torch.Generator | None = None  # where the masks of the timed steps come from
@@ -261,7 +261,7 @@ def build_mae_lab(config: MAEConfig, seed: int) -> Contender:
         if noise is None:  # as mae_lab.train.pretrain does: a CPU generator, then to the device
             mask = model.make_mask(images.shape[0], "random", ratio=MASK_RATIO, generator=contender.generator)
         else:  # the given noise, argsorted like the peers do
-            mask = mask_from_noise(noise.cpu(), num_hidden(model.num_patches), grid=model.grid, strategy="random")
+            mask = mask_from_noise(noise.cpu(), num_hidden(model.num_patches), grid=model.grid, masker="random")
         return contender.forward(images, mask=mask.to(images.device)).loss
 
     contender.loss_fn = loss_fn
@@ -272,7 +272,7 @@ def transformers_config(config: MAEConfig):
     from transformers import ViTMAEConfig
 
     return ViTMAEConfig(
-        image_size=config.img_size, patch_size=config.patch_size, num_channels=config.in_chans,
+        image_size=config.image_size, patch_size=config.patch_size, num_channels=config.channels,
         hidden_size=config.embed_dim, num_hidden_layers=config.depth, num_attention_heads=config.num_heads,
         intermediate_size=int(config.embed_dim * config.mlp_ratio),
         decoder_hidden_size=config.decoder_embed_dim, decoder_num_hidden_layers=config.decoder_depth,
@@ -346,7 +346,7 @@ def check_same_math(config: MAEConfig, contenders: list[Contender], seed: int) -
     * each peer's loss equals the loss of a mae_lab model holding the peer's weights (fp32).
     """
     generator = torch.Generator().manual_seed(seed + 1)
-    images = torch.rand(2, config.in_chans, config.img_size, config.img_size, generator=generator)
+    images = torch.rand(2, config.channels, config.image_size, config.image_size, generator=generator)
     num_patches = config.num_patches
     noise = torch.rand(2, num_patches, generator=generator)  # [2, N]
     reference = contenders[0]
@@ -364,7 +364,7 @@ def check_same_math(config: MAEConfig, contenders: list[Contender], seed: int) -
         if contender.weights_source is None:
             continue
         twin = MaskedAutoencoder(config, seed=seed)
-        hub.load_weights(twin, contender.model.state_dict(), source=contender.weights_source)
+        convert.load_weights(twin, contender.model.state_dict(), source=contender.weights_source)
         twin_mask = mask_from_noise(noise, num_hidden(num_patches), grid=config.grid)
         twin_loss = float(twin(images, mask=twin_mask).loss)
         assert math.isclose(twin_loss, losses[contender.name], rel_tol=PARITY_RTOL), (
@@ -398,7 +398,7 @@ def flops_per_image(config: MAEConfig, ratio: float = MASK_RATIO) -> int:
     """
     n = config.num_patches
     visible = int(n * (1 - ratio))
-    patch_values = config.patch_size**2 * config.in_chans
+    patch_values = config.patch_size**2 * config.channels
     forward = 2 * n * patch_values * config.embed_dim  # patch projection
     forward += config.depth * block_flops(1 + visible, config.embed_dim, config.mlp_ratio)
     forward += 2 * (1 + visible) * config.embed_dim * config.decoder_embed_dim  # decoder embedding
@@ -561,7 +561,7 @@ def describe_run(args: argparse.Namespace, config: MAEConfig, batch: int, device
     """One line with everything needed to repeat the measurement."""
     warmup, rounds, steps = schedule
     precision = "bf16 autocast" if device.type == "cuda" else "fp32"
-    shape = (f"{args.shape} ({config.preset}: {config.img_size} px, patch {config.patch_size}, encoder "
+    shape = (f"{args.shape} ({config.preset}: {config.image_size} px, patch {config.patch_size}, encoder "
              f"{config.depth}x{config.embed_dim}, decoder {config.decoder_depth}x{config.decoder_embed_dim})")
     settings = (f"batch {batch}, mask ratio {MASK_RATIO}, {precision}, "
                 f"AdamW{' (fused)' if device.type == 'cuda' else ''}{', torch.compile' if args.compile else ''}")
@@ -591,7 +591,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         prepare(contender, device, args.compile, args.seed)
 
     generator = torch.Generator().manual_seed(args.seed)
-    images = torch.rand(batch, config.in_chans, config.img_size, config.img_size, generator=generator).to(device)
+    images = torch.rand(batch, config.channels, config.image_size, config.image_size, generator=generator).to(device)
     load_at_start = load_average()
     rates = time_contenders(contenders, images, amp, warmup, rounds, steps)
     rows = make_rows(contenders, rates, config, device, args.peak_tflops)

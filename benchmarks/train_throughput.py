@@ -55,7 +55,7 @@ def measure(
     model = MaskedAutoencoder(get_preset(name), seed=0).to(device).train()
     optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=1.5e-4, betas=(0.9, 0.95))
     forward = torch.compile(model) if compile_model else model
-    size, channels = model.config.img_size, model.config.in_chans
+    size, channels = model.config.image_size, model.config.channels
     images = torch.rand(batch_size, channels, size, size, generator=torch.Generator().manual_seed(0)).to(
         device
     )

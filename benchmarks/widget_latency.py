@@ -100,7 +100,7 @@ def build_cases(repeats: int, quick: bool) -> list[Case]:
         names = ["random", "block", "grid", "noise", "simmim", "center", "frame", "attention"]
         with app.hold_redraw():
             controls.seed.value = 9000 + i
-            controls.strategy.value = names[i % len(names)]
+            controls.masker.value = names[i % len(names)]
 
     def set_layer(app, i):
         app.layer.value = i % (app.layer.max + 1)
@@ -109,7 +109,7 @@ def build_cases(repeats: int, quick: bool) -> list[Case]:
     cases = [
         Case("MaskExplorer", "-", "32 px", "ratio", lambda: MaskExplorer(small), set_ratio, repeats, 20),
         Case(
-            "MaskExplorer", "-", "32 px", "strategy", lambda: MaskExplorer(small), set_strategy, repeats, 20
+            "MaskExplorer", "-", "32 px", "masker", lambda: MaskExplorer(small), set_strategy, repeats, 20
         ),
         Case("MaskExplorer", "-", "224 px", "ratio", lambda: MaskExplorer(large), set_ratio, repeats, 20),
         Case(

@@ -7,51 +7,61 @@ Start here::
     images = mae_lab.sample_images("photos", n=4, image_size=32)      # [4, 3, 32, 32]
     out = model(images, masker="block", ratio=0.6, seed=0)            # loss, pred, mask, ...
 
-The sub-modules, from the bottom up: ``patches`` → ``masking`` → ``targets`` → ``models``
-→ ``hub`` / ``datasets`` → ``train`` / ``probe`` → ``attention`` / ``viz`` → ``widgets``.
+The package is built in layers (:data:`LAYERS`, bottom first). A module imports only from its own
+layer or the layers below it — also inside functions — so data flows one way::
+
+    utils → patches, masking → models → checkpoints, data → train → probe → viz → widgets → demo → cli
+
+To read the idea in code, follow ``patches.py`` → ``masking/random_masks.py`` → ``models/vit.py`` →
+``models/mae.py`` → ``train.py`` → ``probe.py``; everything else is tooling around those six files.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
-from . import utils  # noqa: F401  (notebooks call mae_lab.utils.smoke_mode())
-from .masking import Mask, list_maskers, make_mask
-from .patches import patchify, unpatchify
+__version__ = "0.2.0"
+
+#: The layers of the package, bottom first. A module may import from its own layer and the ones before
+#: it, never from a later one (``tests/test_layers.py`` reads this list and enforces it).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("utils", "paths"),  # devices, seeds and random streams, "did you mean", atomic writes, the network
+    ("patches", "schedules", "targets", "masking", "inpainting"),  # tokens, what to hide and predict, baselines
+    ("models",),  # the ViT encoder and the masked autoencoder
+    ("attention", "convert"),  # reading attention; official / timm / Hugging Face weights
+    ("checkpoints", "data", "datasets", "hub"),  # our files and the one model resolver; datasets
+    ("train_support", "train"),  # the pretraining loop and its plumbing
+    ("finetune", "probe"),  # kNN, linear probe, fine-tuning, label efficiency
+    ("panels", "viz"),  # fast pictures for live apps; matplotlib figures
+    ("widgets", "exercises", "sequences", "video", "points", "graphs", "feature_targets", "tokens",
+     "learned_masks", "multimodal"),  # live apps, self-checks, other modalities and families
+    ("demo",),  # the headless main job
+    ("cli",),  # the ``mae-lab`` command
+)
+
+#: Top-level names and the module each comes from (imported on first use, so ``import mae_lab`` is quick).
+_PUBLIC = {
+    "Mask": "masking",
+    "list_maskers": "masking",
+    "make_mask": "masking",
+    "patchify": "patches",
+    "unpatchify": "patches",
+    "load_model": "checkpoints",
+    "load_dataset": "data",
+    "sample_images": "data",
+}
+
+__all__ = ["LAYERS", "__version__", *sorted(_PUBLIC)]
 
 
-def load_model(name: str, pretrained: bool = False, **overrides):
-    """A model by name: a preset (``"mae_tiny"``), a shipped checkpoint (``"mae_tiny_photos"``) or a path.
-
-    See :func:`mae_lab.hub.load_model` for details.
-    """
-    from .hub import load_model as _load_model
-
-    return _load_model(name, pretrained=pretrained, **overrides)
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"mae_lab.{_PUBLIC[name]}"), name)
+    if any(name in layer for layer in LAYERS):
+        return importlib.import_module(f"mae_lab.{name}")  # mae_lab.viz, mae_lab.utils, ...
+    raise AttributeError(f"module 'mae_lab' has no attribute {name!r}")
 
 
-def load_dataset(name: str, split: str = "train", **kwargs):
-    """A dataset by name (``"digits"``, ``"photos"``, ``"fashion_mnist"``, ...); see :mod:`mae_lab.datasets`."""
-    from .datasets import load_dataset as _load_dataset
-
-    return _load_dataset(name, split=split, **kwargs)
-
-
-def sample_images(name: str = "photos", n: int = 8, **kwargs):
-    """A small batch of images ``[n, C, H, W]`` in [0, 1]; see :func:`mae_lab.datasets.sample_images`."""
-    from .datasets import sample_images as _sample_images
-
-    return _sample_images(name, n=n, **kwargs)
-
-
-__all__ = [
-    "Mask",
-    "__version__",
-    "list_maskers",
-    "load_dataset",
-    "load_model",
-    "make_mask",
-    "patchify",
-    "sample_images",
-    "unpatchify",
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC, *(name for layer in LAYERS for name in layer)})

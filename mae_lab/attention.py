@@ -31,6 +31,7 @@ import torch
 
 from .masking.base import Mask
 from .patches import patch_centers
+from .utils import module_device
 
 __all__ = [
     "attention_maps",
@@ -65,7 +66,7 @@ def attention_maps(model, images: torch.Tensor, mask: Mask | None = None) -> lis
     was_training = model.training
     model.eval()
     try:
-        device = next(model.parameters()).device
+        device = module_device(model)
         mask_on_device = mask.to(device) if mask is not None else None
         _, attentions = model.encode(images.to(device), mask_on_device, return_attention=True)
     finally:

@@ -35,12 +35,12 @@ def _as_pair(x: int | tuple[int, int]) -> tuple[int, int]:
     return int(x), int(x)
 
 
-def grid_size(img_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
+def grid_size(image_size: int | tuple[int, int], patch_size: int) -> tuple[int, int]:
     """Number of patches along each side: ``(H // p, W // p)``.
 
     Raises ``ValueError`` when a side is not a multiple of the patch size.
     """
-    height, width = _as_pair(img_size)
+    height, width = _as_pair(image_size)
     if patch_size <= 0:
         raise ValueError(f"patch_size must be a positive integer, got {patch_size}")
     for name, side in (("height", height), ("width", width)):

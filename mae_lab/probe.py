@@ -5,8 +5,8 @@
   Transformers", 2021). No training at all: it asks whether similar images get similar features.
 * :func:`linear_probe` — a linear classifier on frozen features, after a BatchNorm without affine
   parameters, as in MAE (He et al., "Masked Autoencoders Are Scalable Vision Learners", 2021).
-* :func:`finetune` — train the whole encoder plus a linear head, with MAE's layer-wise learning-rate
-  decay (deeper blocks learn faster than early ones).
+* :func:`~mae_lab.finetune.finetune` — train the whole encoder plus a linear head, with MAE's
+  layer-wise learning-rate decay (deeper blocks learn faster than early ones).
 
 :func:`probe` runs one method and, in the same call, the two baselines every number needs:
 ``raw_pixels`` (the same probe on flattened pixels) and ``random_init`` (the same architecture,
@@ -24,9 +24,7 @@ ProbeResult(knn, pool=mean, 1437 train / 360 test images)
 
 from __future__ import annotations
 
-import copy
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,16 +35,26 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from .datasets import GPUResidentLoader, ImageArrayDataset, _generator
+from .checkpoints import load_model
+from .data import image_batches
+from .finetune import FinetuneClassifier, count_classes, finetune, layer_decay_groups
+from .utils import Stream, generator, module_device
 
 __all__ = [
     "FinetuneClassifier",
     "ProbeResult",
     "extract_features",
     "finetune",
+    "EFFICIENCY_METHODS",
+    "LabelEfficiency",
+    "balanced_indices",
+    "finetune_steps",
+    "knn_predict",
     "knn_probe",
     "layer_decay_groups",
+    "label_efficiency",
     "linear_probe",
+    "pixel_logistic_regression",
     "probe",
     "raw_pixel_features",
 ]
@@ -57,45 +65,6 @@ METHODS = ("knn", "linear", "finetune")
 # ---------------------------------------------------------------------------------------------
 # features
 # ---------------------------------------------------------------------------------------------
-def _model_device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
-def _image_batches(dataset: Any, batch_size: int) -> Any:
-    """Batches ``(float images [B, C, H, W] in [0, 1], labels [B])`` of a dataset or ``(images, labels)``."""
-    if isinstance(dataset, (tuple, list)) and len(dataset) == 2 and isinstance(dataset[0], torch.Tensor):
-        images, labels = dataset
-        for start in range(0, len(images), batch_size):
-            yield (
-                images[start : start + batch_size].float(),
-                torch.as_tensor(labels[start : start + batch_size]),
-            )
-        return
-    if isinstance(dataset, ImageArrayDataset):
-        for start in range(0, len(dataset), batch_size):
-            chunk = dataset.images[start : start + batch_size].float().div_(dataset.scale)
-            yield chunk, dataset.labels[start : start + batch_size]
-        return
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        yield torch.stack([x for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
-
-
-def _check_image_shape(model: nn.Module, images: torch.Tensor) -> None:
-    config = getattr(model, "config", None)
-    if config is None or not hasattr(config, "img_size"):
-        return
-    expected = (config.in_chans, config.img_size, config.img_size)
-    if tuple(images.shape[1:]) != expected:
-        raise ValueError(
-            f"the dataset's images are {tuple(images.shape[1:])} (C, H, W) but the model expects {expected}; "
-            f"load the dataset with image_size={config.img_size} and channels={config.in_chans}"
-        )
-
-
 def _pool_tokens(tokens: torch.Tensor, pool: str) -> torch.Tensor:
     """``[B, 1 + N, D]`` tokens (class token first) -> ``[B, D]``."""
     if tokens.ndim == 2:
@@ -126,15 +95,14 @@ def extract_features(
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
     model = model_or_encoder
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else module_device(model)
     was_training = model.training
     model.to(device).eval()
     use_amp = device.type == "cuda"
     features, labels = [], []
     try:
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-            for images, targets in _image_batches(dataset, batch_size):
-                _check_image_shape(model, images)
+            for images, targets in image_batches(dataset, batch_size):
                 images = images.to(device, non_blocking=True)
                 if hasattr(model, "features"):
                     out = model.features(images, pool=pool)  # [B, D]
@@ -152,7 +120,7 @@ def raw_pixel_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flattened pixels ``[M, C*H*W]`` and labels ``[M]``: the baseline every encoder must beat."""
     features, labels = [], []
-    for images, targets in _image_batches(dataset, 4096):
+    for images, targets in image_batches(dataset, 4096):
         features.append(images.flatten(1).float())
         labels.append(torch.as_tensor(targets))
     return torch.cat(features), torch.cat(labels).long()
@@ -161,22 +129,17 @@ def raw_pixel_features(
 # ---------------------------------------------------------------------------------------------
 # kNN
 # ---------------------------------------------------------------------------------------------
-def _num_classes(*labels: torch.Tensor) -> int:
-    return int(max(int(y.max()) for y in labels if len(y)) + 1)
-
-
 @torch.no_grad()
-def knn_probe(
+def knn_predict(
     train_features: torch.Tensor,
     train_labels: torch.Tensor,
     test_features: torch.Tensor,
-    test_labels: torch.Tensor,
     k: int = 20,
     temperature: float = 0.07,
-    chunk_size: int = 1024,
     num_classes: int | None = None,
-) -> float:
-    """Accuracy (in [0, 1]) of a weighted kNN vote on cosine similarity, as in DINO.
+    chunk_size: int = 1024,
+) -> torch.Tensor:
+    """Predicted labels ``[M_test]`` of a weighted kNN vote on cosine similarity, as in DINO.
 
     Each test feature votes among its ``k`` most similar train features, each neighbour weighing
     ``exp(similarity / temperature)``. Test features are processed ``chunk_size`` at a time, so the
@@ -187,25 +150,38 @@ def knn_probe(
     if train_features.shape[1] != test_features.shape[1]:
         raise ValueError(
             f"train features have {train_features.shape[1]} dimensions but test features "
-            f"{test_features.shape[1]}; "
-            "extract both with the same model and pool"
+            f"{test_features.shape[1]}; extract both with the same model and pool"
         )
     device = train_features.device
-    classes = num_classes or _num_classes(train_labels, test_labels)
+    classes = num_classes or count_classes(train_labels)
     train = F.normalize(train_features.float(), dim=1)  # [M, D]
     train_labels = train_labels.to(device).long()
     k = min(k, len(train))
-    correct = 0
+    predictions = []
     for start in range(0, len(test_features), chunk_size):
         queries = F.normalize(test_features[start : start + chunk_size].to(device).float(), dim=1)  # [c, D]
-        similarity = queries @ train.T  # [c, M]
-        top_similarity, top_index = similarity.topk(k, dim=1)  # [c, k]
+        top_similarity, top_index = (queries @ train.T).topk(k, dim=1)  # [c, k] of the [c, M] similarities
         weights = (top_similarity / temperature).exp()  # [c, k]
         votes = torch.zeros(len(queries), classes, device=device)  # [c, classes]
         votes.scatter_add_(1, train_labels[top_index], weights)
-        predictions = votes.argmax(dim=1)  # [c]
-        correct += int((predictions == test_labels[start : start + chunk_size].to(device)).sum())
-    return correct / max(len(test_features), 1)
+        predictions.append(votes.argmax(dim=1))  # [c]
+    return torch.cat(predictions) if predictions else torch.zeros(0, dtype=torch.long, device=device)
+
+
+def knn_probe(
+    train_features: torch.Tensor,
+    train_labels: torch.Tensor,
+    test_features: torch.Tensor,
+    test_labels: torch.Tensor,
+    k: int = 20,
+    temperature: float = 0.07,
+    chunk_size: int = 1024,
+    num_classes: int | None = None,
+) -> float:
+    """Accuracy (in [0, 1]) of :func:`knn_predict` on the test features."""
+    classes = num_classes or count_classes(train_labels, test_labels)
+    predicted = knn_predict(train_features, train_labels, test_features, k, temperature, classes, chunk_size)
+    return float((predicted.cpu() == test_labels.cpu().long()).float().mean()) if len(predicted) else 0.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,12 +206,12 @@ def linear_probe(
     training features) followed by ``Linear``; it is trained with AdamW and a cosine learning rate.
     """
     device = torch.device(device) if device is not None else train_features.device
-    classes = num_classes or _num_classes(train_labels, test_labels)
+    classes = num_classes or count_classes(train_labels, test_labels)
     dim = train_features.shape[1]
     head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), nn.Linear(dim, classes)).to(device)
-    generator = _generator(seed, 4_004)
+    draws = generator(seed, Stream.LINEAR_INIT)
     with torch.no_grad():
-        head[1].weight.copy_(torch.randn(classes, dim, generator=generator) * 0.01)
+        head[1].weight.copy_(torch.randn(classes, dim, generator=draws) * 0.01)
         head[1].bias.zero_()
     optimizer = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
     features, labels = train_features.to(device).float(), train_labels.to(device).long()
@@ -243,7 +219,7 @@ def linear_probe(
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs * steps_per_epoch, 1))
     head.train()
     for epoch in range(epochs):
-        order = torch.randperm(len(features), generator=_generator(seed, epoch, 4_005)).to(device)
+        order = torch.randperm(len(features), generator=generator(seed, epoch, Stream.LINEAR_ORDER)).to(device)
         for start in range(0, len(features), batch_size):
             chosen = order[start : start + batch_size]
             if len(chosen) < 2:  # BatchNorm needs two samples
@@ -259,138 +235,6 @@ def linear_probe(
             [head(chunk.to(device).float()).argmax(1).cpu() for chunk in test_features.split(4096)]
         )
     return float((predictions == test_labels.cpu().long()).float().mean())
-
-
-# ---------------------------------------------------------------------------------------------
-# fine-tuning
-# ---------------------------------------------------------------------------------------------
-class FinetuneClassifier(nn.Module):
-    """A copy of the MAE's encoder plus a linear head: ``images [B, C, H, W] -> logits [B, classes]``."""
-
-    def __init__(self, model: nn.Module, num_classes: int, pool: str = "mean"):
-        super().__init__()
-        self.backbone = copy.deepcopy(model)
-        for name, param in self.backbone.named_parameters():
-            param.requires_grad_(not name.startswith("decoder") and name != "mask_token")
-        dim = self.backbone.config.embed_dim
-        self.head = nn.Linear(dim, num_classes)
-        nn.init.trunc_normal_(self.head.weight, std=2e-5)  # MAE's head initialisation
-        nn.init.zeros_(self.head.bias)
-        self.pool = pool
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone.features(images, pool=self.pool))  # [B, classes]
-
-
-def _layer_id(name: str, depth: int) -> int:
-    """0 for the patch embedding and tokens, ``i + 1`` for encoder block ``i``, ``depth + 1`` for the rest."""
-    if any(part in name for part in ("patch_embed", "cls_token", "pos_embed")):
-        return 0
-    match = re.search(r"encoder\.blocks\.(\d+)\.", name)
-    return int(match.group(1)) + 1 if match else depth + 1
-
-
-def layer_decay_groups(
-    classifier: FinetuneClassifier, weight_decay: float, layer_decay: float | None
-) -> list[dict[str, Any]]:
-    """Optimizer groups with MAE's layer-wise lr decay: layer ``l`` gets ``layer_decay ** (depth + 1 - l)``"""
-    depth = classifier.backbone.config.depth
-    groups: dict[tuple[int, bool], dict[str, Any]] = {}
-    for name, param in classifier.named_parameters():
-        if not param.requires_grad:
-            continue
-        layer = _layer_id(name, depth)
-        no_decay = param.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
-        scale = 1.0 if layer_decay is None else layer_decay ** (depth + 1 - layer)
-        group = groups.setdefault(
-            (layer, no_decay),
-            {"params": [], "lr_scale": scale, "weight_decay": 0.0 if no_decay else weight_decay},
-        )
-        group["params"].append(param)
-    return list(groups.values())
-
-
-@torch.no_grad()
-def _accuracy(classifier: nn.Module, dataset: Any, batch_size: int, device: torch.device) -> float:
-    classifier.eval()
-    correct = total = 0
-    for images, labels in _image_batches(dataset, batch_size):
-        logits = classifier(images.to(device))
-        correct += int((logits.argmax(1).cpu() == labels.long()).sum())
-        total += len(labels)
-    return correct / max(total, 1)
-
-
-def finetune(
-    model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset,
-    epochs: int = 10,
-    batch_size: int = 128,
-    base_lr: float = 1e-3,
-    lr: float | None = None,
-    layer_decay: float | None = 0.75,
-    weight_decay: float = 0.05,
-    warmup_epochs: float = 1.0,
-    label_smoothing: float = 0.1,
-    pool: str = "mean",
-    augment: bool = True,
-    flip: bool = True,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    progress: bool = False,
-    return_classifier: bool = False,
-) -> float | tuple[float, FinetuneClassifier]:
-    """Fine-tune a copy of the encoder with a linear head; returns the val accuracy (in [0, 1]).
-
-    The recipe follows MAE's fine-tuning at small scale: AdamW, ``lr = base_lr × batch / 256``, warm-up
-    then cosine decay, layer-wise lr decay (``layer_decay=None`` turns it off), label smoothing, random
-    resized crop and flip on the device. ``model`` itself is not changed. With
-    ``return_classifier=True`` returns ``(accuracy, classifier)``.
-    """
-    from .train import learning_rate
-
-    device = torch.device(device) if device is not None else _model_device(model)
-    num_classes = int(getattr(train_set, "num_classes", 0) or _num_classes(torch.as_tensor(train_set.labels)))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        classifier = FinetuneClassifier(model, num_classes, pool=pool).to(device)
-    loader = GPUResidentLoader(
-        train_set,
-        batch_size,
-        device=device,
-        augment=augment,
-        seed=seed,
-        flip=flip,
-        drop_last=len(train_set) >= batch_size,
-    )
-    _check_image_shape(classifier.backbone, loader.images[:1].float())
-    peak = lr if lr is not None else base_lr * batch_size / 256
-    groups = layer_decay_groups(classifier, weight_decay, layer_decay)
-    optimizer = torch.optim.AdamW(groups, lr=peak, betas=(0.9, 0.999))
-    total = epochs * len(loader)
-    use_amp = device.type == "cuda"
-    step = 0
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="fine-tune", unit="step", **({} if progress else {"disable": True}))
-    for epoch in range(epochs):
-        classifier.train()
-        for images, labels in loader.batches(epoch):
-            step += 1
-            current = learning_rate(step / total, peak, 1e-6, min(warmup_epochs / max(epochs, 1), 1.0))
-            for group in optimizer.param_groups:
-                group["lr"] = current * group["lr_scale"]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits = classifier(images)
-            loss = F.cross_entropy(logits.float(), labels, label_smoothing=label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            bar.update(1)
-    bar.close()
-    accuracy = _accuracy(classifier, val_set, 256, device)
-    return (accuracy, classifier) if return_classifier else accuracy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,22 +294,12 @@ class ProbeResult:
 
 def _random_init_like(model: nn.Module, seed: int) -> nn.Module:
     """The same architecture with fresh weights (initialised from ``seed``)."""
-    return type(model)(model.config, seed=seed).to(_model_device(model))
+    return type(model)(model.config, seed=seed).to(module_device(model))
 
 
 def _resolve_model(model: Any) -> nn.Module:
-    if isinstance(model, nn.Module):
-        return model
-    from pathlib import Path
-
-    if Path(str(model)).is_dir():
-        from .train import load_run
-
-        return load_run(model)
-    from .hub import load_model
-    from .models import OFFICIAL_PRESETS
-
-    return load_model(str(model), pretrained=str(model) in OFFICIAL_PRESETS)
+    """A model object as it is; a name or path through the one resolver, :func:`mae_lab.load_model`."""
+    return model if isinstance(model, nn.Module) else load_model(model, pretrained=True)
 
 
 def _frozen_probe(method: str, train: tuple, test: tuple, settings: dict, device) -> float:
@@ -511,7 +345,7 @@ def probe(
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from 'raw_pixels', 'random_init'")
     model = _resolve_model(model)
-    device = torch.device(device) if device is not None else _model_device(model)
+    device = torch.device(device) if device is not None else module_device(model)
     start = time.perf_counter()
     settings = {
         "k": k,
@@ -558,3 +392,129 @@ def probe(
         seconds=time.perf_counter() - start,
         settings=settings,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# label efficiency: accuracy against the number of labels
+# ---------------------------------------------------------------------------------------------
+#: What :func:`label_efficiency` compares, and how each one uses the labelled images.
+EFFICIENCY_METHODS = {
+    "finetune": "MAE encoder fine-tuned (LP-FT: linear head first, then everything)",
+    "linear": "MAE encoder frozen, linear probe",
+    "scratch": "the same ViT trained from scratch on the labels alone",
+    "pixels": "logistic regression on raw pixels",
+}
+
+
+def balanced_indices(labels: torch.Tensor, per_class: int | None, seed: int = 0) -> torch.Tensor:
+    """Positions of ``per_class`` images of every class, drawn with ``seed`` (``None``: all, in order)."""
+    labels = torch.as_tensor(labels)
+    if per_class is None:
+        return torch.arange(len(labels))
+    draws = generator(seed, per_class, Stream.LABEL_SUBSET)
+    chosen = []
+    for label in torch.unique(labels):
+        members = torch.nonzero(labels == label).flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {int(label)} has {len(members)} images, fewer than per_class={per_class}; "
+                             "ask for fewer labels per class")
+        chosen.append(members[torch.randperm(len(members), generator=draws)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+def pixel_logistic_regression(train_set: Any, test_set: Any, C: float = 0.1, max_iter: int = 300) -> float:
+    """Test accuracy of scikit-learn's multinomial logistic regression on standardised raw pixels.
+
+    The classic baseline an encoder has to beat with few labels; ``C`` is the inverse L2 strength.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train_x, train_y = raw_pixel_features(train_set)
+    test_x, test_y = raw_pixel_features(test_set)
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter))
+    classifier.fit(train_x.numpy(), train_y.numpy())
+    return float((classifier.predict(test_x.numpy()) == test_y.numpy()).mean())
+
+
+def finetune_steps(num_images: int, batch_size: int = 128, epochs: int = 30, min_steps: int = 300,
+                   max_steps: int = 3000) -> int:
+    """How long to fine-tune on ``num_images`` labels: ``epochs`` epochs, within ``[min_steps, max_steps]``."""
+    per_epoch = max(1, num_images // min(batch_size, num_images))
+    return int(min(max(epochs * per_epoch, min_steps), max_steps))
+
+
+@dataclass
+class LabelEfficiency:
+    """Test accuracy (in [0, 1]) of each method at each number of labels per class (``None`` = all)."""
+
+    labels_per_class: list
+    accuracy: dict[str, list[float]]
+    num_test: int
+    seconds: float = 0.0
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels_per_class": list(self.labels_per_class), "accuracy": dict(self.accuracy),
+                "num_test": self.num_test, "seconds": self.seconds, "settings": dict(self.settings)}
+
+    def __repr__(self) -> str:
+        header = "labels/class " + "".join(f"{'all' if n is None else n:>9}" for n in self.labels_per_class)
+        rows = [f"{name:<12} " + "".join(f"{100 * a:8.1f}%" for a in values) for name, values in self.accuracy.items()]
+        return f"LabelEfficiency({self.num_test} test images)\n  " + "\n  ".join([header, *rows])
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython
+        printer.text(repr(self))
+
+
+def label_efficiency(
+    model: Any,
+    train_set: Any,
+    test_set: Any,
+    labels_per_class: Sequence[int | None] = (10, 100, 1000, None),
+    methods: Sequence[str] = tuple(EFFICIENCY_METHODS),
+    finetune_settings: dict | None = None,
+    scratch_settings: dict | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> LabelEfficiency:
+    """Accuracy against labels per class for the MAE encoder and the simpler alternatives, in one call.
+
+    For each ``n`` in ``labels_per_class`` the same ``n`` images of every class (drawn with ``seed``) are
+    given to every method of :data:`EFFICIENCY_METHODS`: fine-tuning the encoder, a linear probe on it,
+    the same ViT from scratch (random init, trained on the labels alone) and logistic regression on
+    pixels. The convincing picture of masked pretraining: with few labels, a pretrained encoder beats
+    both the architecture without pretraining and the pixels. Draw it with
+    :func:`mae_lab.viz.plot_label_efficiency`.
+
+    ``finetune_settings`` / ``scratch_settings`` are passed to :func:`~mae_lab.finetune.finetune` (the
+    default number of steps follows :func:`finetune_steps`).
+    """
+    unknown = set(methods) - set(EFFICIENCY_METHODS)
+    if unknown:
+        raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(EFFICIENCY_METHODS)}")
+    model = _resolve_model(model)
+    start = time.perf_counter()
+    accuracy: dict[str, list[float]] = {name: [] for name in methods}
+    full_features = extract_features(model, train_set) if "linear" in methods else None
+    test_features = extract_features(model, test_set) if "linear" in methods else None
+    for per_class in labels_per_class:
+        index = balanced_indices(train_set.labels, per_class, seed)
+        subset = train_set if per_class is None else train_set.subset(index)
+        steps = finetune_steps(len(subset))
+        if "finetune" in methods:
+            settings = {"steps": steps, "head_init": "linear_probe", "seed": seed, **(finetune_settings or {})}
+            accuracy["finetune"].append(finetune(model, subset, test_set, progress=progress, **settings))
+        if "linear" in methods:
+            accuracy["linear"].append(linear_probe(full_features[0][index], full_features[1][index],
+                                                   *test_features, seed=seed))
+        if "scratch" in methods:
+            settings = {"steps": steps, "layer_decay": None, "seed": seed, **(scratch_settings or {})}
+            accuracy["scratch"].append(finetune(_random_init_like(model, seed), subset, test_set,
+                                                progress=progress, **settings))
+        if "pixels" in methods:
+            accuracy["pixels"].append(pixel_logistic_regression(subset, test_set))
+    return LabelEfficiency(list(labels_per_class), accuracy, len(test_set), time.perf_counter() - start,
+                           {"finetune": finetune_settings or {}, "scratch": scratch_settings or {}, "seed": seed})
+

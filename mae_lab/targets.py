@@ -24,7 +24,6 @@ same row-major patch order as :func:`mae_lab.patches.patchify`.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from .patches import grid_size, patchify
+from .utils import suggest
 
 __all__ = [
     "HOG_BINS",
@@ -65,7 +65,7 @@ class TargetInfo:
         paper: where the idea comes from.
         idea: one sentence for students.
         fn: ``fn(images [B, C, H, W], patch_size) -> [B, N, D]``.
-        dim_fn: ``dim_fn(patch_size, in_chans) -> D``.
+        dim_fn: ``dim_fn(patch_size, channels) -> D``.
         is_pixels: True when predictions can be turned back into an image.
     """
 
@@ -99,14 +99,12 @@ def get_target(name: str) -> TargetInfo:
     """The :class:`TargetInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
     if name in _TARGETS:
         return _TARGETS[name]
-    close = difflib.get_close_matches(str(name), list(_TARGETS), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise KeyError(f"unknown target {name!r}.{hint} Known targets: {', '.join(_TARGETS)}.")
+    raise KeyError(f"unknown target {name!r}.{suggest(name, _TARGETS)} Known targets: {', '.join(_TARGETS)}.")
 
 
-def target_dim(name: str, patch_size: int, in_chans: int) -> int:
+def target_dim(name: str, patch_size: int, channels: int) -> int:
     """Length ``D`` of one patch's target vector."""
-    return int(get_target(name).dim_fn(patch_size, in_chans))
+    return int(get_target(name).dim_fn(patch_size, channels))
 
 
 def compute_target(name: str, images: torch.Tensor, patch_size: int) -> torch.Tensor:
@@ -118,8 +116,8 @@ def compute_target(name: str, images: torch.Tensor, patch_size: int) -> torch.Te
 
 
 # ---------------------------------------------------------------------- pixels
-def _pixel_dim(patch_size: int, in_chans: int) -> int:
-    return patch_size * patch_size * in_chans
+def _pixel_dim(patch_size: int, channels: int) -> int:
+    return patch_size * patch_size * channels
 
 
 @register_target(
@@ -171,9 +169,9 @@ def hog_cell_size(patch_size: int) -> int:
     return patch_size
 
 
-def _hog_dim(patch_size: int, in_chans: int) -> int:
+def _hog_dim(patch_size: int, channels: int) -> int:
     cells_per_side = patch_size // hog_cell_size(patch_size)
-    return cells_per_side * cells_per_side * in_chans * HOG_BINS
+    return cells_per_side * cells_per_side * channels * HOG_BINS
 
 
 def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

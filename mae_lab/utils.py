@@ -1,14 +1,48 @@
-"""Small helpers shared across the package."""
+"""Small helpers every layer of mae_lab shares (the bottom layer: it imports nothing from mae_lab).
+
+* devices: :func:`default_device`, :func:`module_device`;
+* the environment: :func:`smoke_mode`, :func:`in_colab`;
+* randomness: :func:`mix_seed`, :func:`generator` and the named random streams :class:`Stream`;
+* messages: :func:`suggest` ("did you mean ...?");
+* files: :func:`atomic_write` (write to a temporary name, fsync, rename);
+* the network: :func:`is_reachable`, the one connectivity check, asked of the host about to be used.
+"""
 
 from __future__ import annotations
 
+import difflib
+import enum
+import os
+import socket
 import sys
+import tempfile
+import threading
+import urllib.parse
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
+import numpy as np
 import torch
 
-__all__ = ["default_device", "in_colab", "smoke_mode"]
+__all__ = [
+    "Stream",
+    "atomic_write",
+    "default_device",
+    "deprecated_alias",
+    "generator",
+    "in_colab",
+    "is_reachable",
+    "mix_seed",
+    "module_device",
+    "smoke_mode",
+    "suggest",
+]
 
 
+# ---------------------------------------------------------------------------------------------
+# devices and the environment
+# ---------------------------------------------------------------------------------------------
 def default_device() -> torch.device:
     """``cuda`` if available, else ``mps``, else ``cpu``."""
     if torch.cuda.is_available():
@@ -19,6 +53,14 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter (``cpu`` for a module without parameters)."""
+    try:
+        return next(module.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
 def in_colab() -> bool:
     """True inside Google Colab."""
     return "google.colab" in sys.modules
@@ -26,6 +68,131 @@ def in_colab() -> bool:
 
 def smoke_mode() -> bool:
     """True when ``MAE_LAB_SMOKE=1``: notebooks and demos shrink data and epochs."""
-    import os
-
     return os.environ.get("MAE_LAB_SMOKE", "0").lower() not in ("", "0", "false", "no")
+
+
+# ---------------------------------------------------------------------------------------------
+# randomness: every draw comes from a generator seeded by (seed, ..., stream)
+# ---------------------------------------------------------------------------------------------
+class Stream(enum.IntEnum):
+    """Names of the independent random streams, mixed into every seed so that they never collide."""
+
+    DATA_ORDER = 1_001  # the order of the training images in an epoch
+    AUGMENT = 2_002  # random resized crops and flips of a batch
+    MASK = 3_003  # the masks of a training step
+    LINEAR_INIT = 4_004  # the linear probe's initial weights
+    LINEAR_ORDER = 4_005  # the linear probe's batch order
+    LABEL_SUBSET = 5_005  # which labelled images a few-label probe keeps
+    SUBSET = 7_001  # a random subset of a dataset (``limit=``)
+    SAMPLE = 9_001  # the images of ``sample_images``
+
+
+def mix_seed(*parts: int) -> int:
+    """One well-mixed 63-bit seed from several integers (e.g. ``seed, epoch, batch, Stream.AUGMENT``).
+
+    Uses numpy's ``SeedSequence`` so nearby inputs give unrelated streams, on every platform.
+    """
+    state = np.random.SeedSequence([int(p) % (2**63) for p in parts]).generate_state(2, dtype=np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1])) % (2**63 - 1)
+
+
+def generator(*parts: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded from ``mix_seed(*parts)``; torch's global RNG is never used."""
+    return torch.Generator().manual_seed(mix_seed(*parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# messages
+# ---------------------------------------------------------------------------------------------
+def suggest(name: object, choices: Iterable[str], n: int = 3) -> str:
+    """``" Did you mean 'a' or 'b'?"`` for the choices close to ``name``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.4)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def deprecated_alias(old: str, new: str, where: str = "", stacklevel: int = 3) -> None:
+    """Warn once per call site that ``old`` is now called ``new`` (kept working for one release)."""
+    place = f" in {where}" if where else ""
+    warnings.warn(f"{old!r}{place} is deprecated; use {new!r} (the old name goes in the next release)",
+                  DeprecationWarning, stacklevel=stacklevel)
+
+
+# ---------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------
+def atomic_write(path: str | os.PathLike, data: bytes | str | Callable[[Path], None]) -> Path:
+    """Write ``path`` so that readers see the old file or the new one, never half of one.
+
+    ``data`` is bytes, text, or a function that writes a given temporary path. The temporary file
+    lives in the same folder, is flushed to disk (``fsync``) and renamed onto ``path`` in one step;
+    on any error (a full disk included) it is removed and the previous ``path`` is left intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        if callable(data):
+            os.close(fd)
+            data(tmp)
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data.encode() if isinstance(data, str) else data)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644 & ~_current_umask())  # mkstemp makes 0600 files; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+    return path
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable (not possible on every platform; then nothing is done)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# the network
+# ---------------------------------------------------------------------------------------------
+def is_reachable(url_or_host: str, timeout: float = 3.0) -> bool:
+    """True when a TCP connection to the host of ``url_or_host`` opens within ``timeout`` s (DNS included).
+
+    Ask it of the host you are about to download from: another host being up says nothing about it.
+    The check runs in a thread, so a hanging name lookup cannot stall the caller beyond ``timeout``.
+    """
+    parsed = urllib.parse.urlsplit(url_or_host if "://" in url_or_host else f"https://{url_or_host}")
+    host = parsed.hostname or ""
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    if not host:
+        return False
+    result: list[bool] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(result and result[0])

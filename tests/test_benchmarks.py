@@ -65,7 +65,7 @@ def test_masking_speed(capsys):
     module = load_script("masking_speed")
     module.main(["--batch-size", "8", "--repeats", "1", "--frames", "2", "--side", "6", "--markdown"])
     rows = table_rows(capsys.readouterr().out)
-    assert rows[0] == ["strategy", "grid", "ratio", "median ms", "min ms", "goal", "pass"]
+    assert rows[0] == ["masker", "grid", "ratio", "median ms", "min ms", "goal", "pass"]
     strategies = {row[0].split()[0] for row in rows[1:]}
     assert strategies == {info.name for info in list_maskers()}
     assert all(len(row) == 7 for row in rows)

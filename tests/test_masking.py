@@ -9,13 +9,13 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mae_lab.masking import Mask, RatioSchedule, get_masker, list_maskers, make_mask, make_schedule
+from mae_lab.masking import Mask, get_masker, list_maskers, make_mask
 from mae_lab.masking.block import beit_blocks
 from mae_lab.masking.noise import filtered_noise
 from mae_lab.masking.random_masks import adjust_to_count, lattice_cell
 
 ALL_NAMES = [info.name for info in list_maskers()]
-EXPECTED_NAMES = ["random", "grid", "center", "frame", "block", "simmim", "noise", "attention", "hard", "tube", "adaptive"]
+EXPECTED_NAMES = ["random", "grid", "center", "frame", "block", "simmim", "noise", "attention", "hard", "tube", "frame_random", "adaptive"]
 
 
 def scores_for(name, batch_size, num_patches, seed=123):
@@ -94,7 +94,7 @@ def test_exact_count_and_indices_for_every_strategy(request):
     assert mask.hidden.dtype == torch.bool and mask.hidden.shape == (batch_size, num_patches)
     assert (mask.hidden.sum(dim=1) == expected).all()
     assert mask.num_hidden == expected and mask.num_visible == num_patches - expected
-    assert mask.grid == grid and mask.strategy == name
+    assert mask.grid == grid and mask.masker == name
     check_indices(mask)
 
 
@@ -500,59 +500,3 @@ def test_bad_options():
         make_mask("simmim", 2, cell_size=0)
     with pytest.raises(ValueError, match="batch_size"):
         make_mask("random", 0)
-
-
-# ---------------------------------------------------------------------- schedules
-def test_schedule_kinds():
-    constant = make_schedule("constant", 0.75)
-    assert constant(0.0) == constant(0.6) == constant(1.0) == 0.75
-    linear = make_schedule("linear", 0.9, 0.75)
-    assert linear(0.0) == 0.9 and linear(1.0) == 0.75 and linear(0.5) == pytest.approx(0.825)
-    cosine = make_schedule("cosine", 0.9, 0.5)
-    assert cosine(0.0) == pytest.approx(0.9) and cosine(1.0) == pytest.approx(0.5)
-    assert cosine(0.5) == pytest.approx(0.7) and cosine(0.1) > linear_between(0.9, 0.5, 0.1)
-    step = make_schedule("step", 0.9, 0.6, milestones=[0.5, 0.8, 0.9])
-    assert [step(p) for p in (0.0, 0.49, 0.5, 0.85, 0.95, 1.0)] == pytest.approx([0.9, 0.9, 0.8, 0.7, 0.6, 0.6])
-    even = make_schedule("step", 0.0, 0.5, steps=4)
-    assert even.milestones == pytest.approx((0.2, 0.4, 0.6, 0.8))
-    hpm_alpha = make_schedule("linear", 0.0, 0.5)  # HPM: easy to hard
-    values = hpm_alpha.values(11)
-    assert values[0] == 0.0 and values[-1] == 0.5 and values == sorted(values)
-    assert isinstance(hpm_alpha, RatioSchedule) and callable(hpm_alpha)
-
-
-def linear_between(start, end, progress):
-    return start + (end - start) * progress
-
-
-def test_schedule_steps_and_repr():
-    schedule = make_schedule("linear", 0.9, 0.75)
-    assert schedule.at_step(0, 11) == 0.9 and schedule.at_step(10, 11) == 0.75
-    assert "linear" in repr(schedule) and "0.9" in repr(schedule) and "0.75" in repr(schedule)
-    assert "constant 0.75" in repr(make_schedule("constant", 0.75))
-    assert "0.5" in repr(make_schedule("step", 0.9, 0.6, milestones=[0.5]))
-    assert schedule(1.0 + 1e-12) == 0.75  # float noise at the end of training is tolerated
-    make_mask("random", 2, ratio=schedule(0.3))  # a schedule's value is a valid ratio
-
-
-@pytest.mark.parametrize(
-    ("call", "message"),
-    [
-        (lambda: make_schedule("exponential", 0.9, 0.5), "constant, linear, cosine, step"),
-        (lambda: make_schedule("linear", 0.9), "needs end="),
-        (lambda: make_schedule("linear", 1.5, 0.5), "start"),
-        (lambda: make_schedule("linear", 0.5, -0.1), "end"),
-        (lambda: make_schedule("constant", 0.5, 0.6), "one value"),
-        (lambda: make_schedule("linear", 0.9, 0.5, steps=3), "only apply"),
-        (lambda: make_schedule("step", 0.9, 0.5), "exactly one of"),
-        (lambda: make_schedule("step", 0.9, 0.5, milestones=[0.5, 0.3]), "increasing"),
-        (lambda: make_schedule("step", 0.9, 0.5, milestones=[1.5]), r"\(0, 1\]"),
-        (lambda: make_schedule("step", 0.9, 0.5, steps=0), "positive integer"),
-        (lambda: make_schedule("linear", 0.9, 0.5)(1.5), "progress"),
-        (lambda: make_schedule("linear", 0.9, 0.5)(-0.2), "progress"),
-        (lambda: make_schedule("linear", 0.9, 0.5).at_step(5, 5), "step"),
-    ],
-)
-def test_schedule_errors(call, message):
-    with pytest.raises(ValueError, match=message):
-        call()

@@ -18,7 +18,7 @@ def micro(**overrides) -> MaskedAutoencoder:
 def images_for(model: MaskedAutoencoder, batch: int = 3, seed: int = 0) -> torch.Tensor:
     c = model.config
     gen = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, c.in_chans, c.img_size, c.img_size, generator=gen)
+    return torch.rand(batch, c.channels, c.image_size, c.image_size, generator=gen)
 
 
 # ---------------------------------------------------------------------- presets and config
@@ -44,26 +44,26 @@ def test_preset_shapes_match_the_official_models():
     }
     for name, (img, patch, width, depth, heads) in expected.items():
         c = PRESETS[name]
-        assert (c.img_size, c.patch_size, c.embed_dim, c.depth, c.num_heads) == (img, patch, width, depth, heads)
+        assert (c.image_size, c.patch_size, c.embed_dim, c.depth, c.num_heads) == (img, patch, width, depth, heads)
         assert (c.decoder_embed_dim, c.decoder_depth, c.decoder_num_heads) == (512, 8, 16)
         assert c.mlp_ratio == 4.0 and c.norm_eps == 1e-6 and c.preset == name
     assert PRESETS["mae_huge"].grid == (16, 16)
-    assert (PRESETS["mae_micro"].img_size, PRESETS["mae_micro"].patch_size, PRESETS["mae_micro"].in_chans) == (8, 2, 1)
-    assert PRESETS["mae_tiny"].img_size == 32 and PRESETS["mae_small"].img_size == 64
+    assert (PRESETS["mae_micro"].image_size, PRESETS["mae_micro"].patch_size, PRESETS["mae_micro"].channels) == (8, 2, 1)
+    assert PRESETS["mae_tiny"].image_size == 32 and PRESETS["mae_small"].image_size == 64
 
 
 def test_get_preset_overrides_and_errors():
-    c = get_preset("mae_tiny", img_size=28, in_chans=1)
-    assert c.grid == (7, 7) and c.in_chans == 1 and c.preset == "mae_tiny"
-    assert PRESETS["mae_tiny"].img_size == 32  # the table itself is not changed
-    grey_base = get_preset("mae_base", in_chans=1)
+    c = get_preset("mae_tiny", image_size=28, channels=1)
+    assert c.grid == (7, 7) and c.channels == 1 and c.preset == "mae_tiny"
+    assert PRESETS["mae_tiny"].image_size == 32  # the table itself is not changed
+    grey_base = get_preset("mae_base", channels=1)
     assert grey_base.pixel_mean is None  # ImageNet statistics do not fit one channel
     with pytest.raises(KeyError, match="mae_tiny"):
         get_preset("mae_tiyn")
     with pytest.raises(ValueError, match="embed_dim"):
         get_preset("mae_tiny", embed_dimm=10)
     with pytest.raises(ValueError, match="divisible by patch size"):
-        get_preset("mae_tiny", img_size=30)
+        get_preset("mae_tiny", image_size=30)
     with pytest.raises(ValueError, match="num_heads"):
         get_preset("mae_tiny", num_heads=5)
     with pytest.raises(KeyError, match="norm_pixels"):
@@ -259,7 +259,7 @@ def test_features_pooling():
 
 @pytest.mark.parametrize("target", ["pixels", "norm_pixels"])
 def test_perfect_prediction_reconstructs_the_image(target):
-    model = MaskedAutoencoder(get_preset("mae_micro", in_chans=3, target=target,
+    model = MaskedAutoencoder(get_preset("mae_micro", channels=3, target=target,
                                          pixel_mean=(0.5, 0.4, 0.3), pixel_std=(0.2, 0.3, 0.25)))
     x = images_for(model, batch=2)
     out = model(x, ratio=0.5, seed=0)

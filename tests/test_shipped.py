@@ -17,8 +17,8 @@ import pytest
 import torch
 
 import mae_lab
-from mae_lab import hub
-from mae_lab.datasets import list_datasets, load_dataset
+from mae_lab import checkpoints
+from mae_lab.data import list_datasets, load_dataset
 from mae_lab.models import MaskedAutoencoder
 from mae_lab.paths import checkpoints_dir, data_dir
 
@@ -41,7 +41,7 @@ MASK_SEED = 0
 DATA_BUDGET_BYTES = 40 * 2**20
 FILE_BUDGET_BYTES = 10 * 2**20
 
-CHECKPOINTS = sorted(set(REQUIRED_CHECKPOINTS) | set(hub.list_shipped()))
+CHECKPOINTS = sorted(set(REQUIRED_CHECKPOINTS) | set(checkpoints.list_shipped()))
 
 
 def _json_path(name: str) -> Path:
@@ -98,7 +98,7 @@ def load_shipped(name: str, monkeypatch: pytest.MonkeyPatch) -> MaskedAutoencode
 
 
 def test_required_checkpoints_are_shipped():
-    missing = [name for name in REQUIRED_CHECKPOINTS if name not in hub.list_shipped()]
+    missing = [name for name in REQUIRED_CHECKPOINTS if name not in checkpoints.list_shipped()]
     assert not missing, f"missing shipped checkpoints {missing} in {checkpoints_dir()}; see data/README.md"
 
 
@@ -128,7 +128,7 @@ def held_out_images(model: MaskedAutoencoder, metadata: dict) -> torch.Tensor:
     name = _dataset_name(metadata)
     assert name is not None, "the checkpoint does not name its dataset"
     c = model.config
-    dataset = load_dataset(name, "val", image_size=c.img_size, channels=c.in_chans, seed=0,
+    dataset = load_dataset(name, "test", image_size=c.image_size, channels=c.channels, seed=0,
                            limit=HELD_OUT_IMAGES, download=False)  # fmt: skip
     count = min(HELD_OUT_IMAGES, len(dataset))
     return torch.stack([dataset[i][0] for i in range(count)])
@@ -170,26 +170,26 @@ def test_data_folder_stays_small():
 
 def test_shipped_manifest_matches_the_files():
     """The manifest is optional; when it is there, every file must match it."""
-    if (checkpoints_dir() / hub.MANIFEST_NAME).is_file():
-        assert hub.verify_manifest(checkpoints_dir()) == []
+    if (checkpoints_dir() / checkpoints.MANIFEST_NAME).is_file():
+        assert checkpoints.verify_manifest(checkpoints_dir()) == []
 
 
 def test_manifest_round_trip_and_problems(tmp_path):
     (tmp_path / "a.safetensors").write_bytes(b"weights")
     (tmp_path / "a.json").write_text("{}")
-    manifest = hub.write_manifest(tmp_path)
-    assert manifest.name == hub.MANIFEST_NAME
+    manifest = checkpoints.write_manifest(tmp_path)
+    assert manifest.name == checkpoints.MANIFEST_NAME
     assert len(manifest.read_text().splitlines()) == 2
-    assert hub.verify_manifest(tmp_path) == []
+    assert checkpoints.verify_manifest(tmp_path) == []
 
     (tmp_path / "a.json").write_text('{"changed": true}')
     (tmp_path / "b.json").write_text("{}")
     (tmp_path / "a.safetensors").unlink()
-    problems = "\n".join(hub.verify_manifest(tmp_path))
+    problems = "\n".join(checkpoints.verify_manifest(tmp_path))
     assert "a.json: checksum differs" in problems
     assert "a.safetensors: listed in MANIFEST.sha256 but missing" in problems
     assert "b.json: not listed" in problems
 
-    (tmp_path / hub.MANIFEST_NAME).unlink()
+    (tmp_path / checkpoints.MANIFEST_NAME).unlink()
     with pytest.raises(FileNotFoundError, match="write_manifest"):
-        hub.verify_manifest(tmp_path)
+        checkpoints.verify_manifest(tmp_path)

@@ -18,7 +18,6 @@ from mae_lab.train import (
     STATE_FILE,
     LossNotFiniteError,
     PretrainConfig,
-    learning_rate,
     load_run,
     pretrain,
 )
@@ -81,7 +80,7 @@ def test_config_json_round_trip(tmp_path):
 
 
 def test_config_rejects_unknown_fields_and_bad_values():
-    with pytest.raises(ValueError, match="did you mean epochs"):
+    with pytest.raises(ValueError, match="Did you mean 'epochs'"):
         PretrainConfig.from_dict({"epoch": 3})
     with pytest.raises(ValueError, match="mask_ratio"):
         PretrainConfig(mask_ratio=1.0)
@@ -89,11 +88,12 @@ def test_config_rejects_unknown_fields_and_bad_values():
         PretrainConfig(batch_size=0)
 
 
-def test_learning_rate_warms_up_then_decays_to_the_minimum():
-    assert learning_rate(0.05, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.5)
-    assert learning_rate(0.1, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(1.0)
-    assert learning_rate(0.55, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.55)
-    assert learning_rate(1.0, peak=1.0, minimum=0.1, warmup_fraction=0.1) == pytest.approx(0.1)
+def test_learning_rate_is_the_one_warmup_cosine_schedule_and_the_old_name_warns():
+    from mae_lab.schedules import warmup_cosine
+    from mae_lab.train import learning_rate
+
+    with pytest.deprecated_call(match="warmup_cosine"):
+        assert learning_rate(0.55, 1.0, 0.1, 0.1) == warmup_cosine(0.55, 1.0, 0.1, 0.1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +151,18 @@ def test_target_masker_and_ratio_schedule_come_from_the_config():
     assert ratios == sorted(ratios, reverse=True)
 
 
+def test_a_ratio_range_draws_each_steps_ratio_reproducibly():
+    config = tiny_config(ratio_range=(0.2, 0.9), epochs=3)
+    first, again = pretrain(config), pretrain(config)
+    ratios = [row["mask_ratio"] for row in first.history]
+    assert all(0.2 <= r <= 0.9 for r in ratios) and len(set(ratios)) == len(ratios)  # a new ratio every step
+    assert ratios == [row["mask_ratio"] for row in again.history]  # the same from the same seed
+    with pytest.raises(ValueError, match="ratio_range"):
+        tiny_config(ratio_range=(0.5, 1.0))
+    with pytest.raises(ValueError, match="not both"):
+        tiny_config(ratio_range=(0.2, 0.9), ratio_schedule={"kind": "linear", "start": 0.9, "end": 0.5})
+
+
 @pytest.mark.parametrize("stop", [StopAt(epoch=1), StopAt(step=3)], ids=["at-epoch-end", "mid-epoch"])
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, stop, capsys):
     straight = pretrain(tiny_config())
@@ -185,6 +197,18 @@ def test_max_seconds_stops_by_the_clock():
     result = pretrain(tiny_config(epochs=1000, max_seconds=0.5))
     assert 0 < result.steps < 4000
     assert result.seconds < 5
+
+
+def test_a_cpu_clock_budget_counts_this_process_only():
+    import time
+
+    start_cpu, start_wall = time.process_time(), time.perf_counter()
+    result = pretrain(tiny_config(epochs=1000, max_seconds=0.5, clock="cpu"))
+    assert 0.5 <= result.seconds < 1.5  # the budget it counted, in CPU seconds
+    assert time.process_time() - start_cpu >= 0.5
+    assert time.perf_counter() - start_wall < 30
+    with pytest.raises(ValueError, match="clock must be one of"):
+        tiny_config(clock="sundial")
 
 
 def test_nan_loss_stops_with_the_step_and_a_lower_lr_hint():

@@ -1,7 +1,7 @@
-"""Self-checking exercises for the course notebooks.
+"""Self-checking exercises for the course notebooks, one module per subject.
 
-Each ``check_*`` function runs a student's answer on inputs it makes itself, compares the result
-with mae_lab's reference implementation and says what is wrong in plain words. It returns a
+Each ``check_*`` function runs a student's answer on inputs it makes itself, compares the result with
+mae_lab's reference implementation and says what is wrong in plain words. It returns a
 :class:`~mae_lab.exercises.core.CheckResult`: a green or red line in a notebook, truthy when right.
 
 >>> from mae_lab.exercises import check_patchify
@@ -9,8 +9,34 @@ with mae_lab's reference implementation and says what is wrong in plain words. I
 ✓ patchify: correct — [2, 3, 8, 8] → [2, 4, 48], every value in place.
 """
 
-from .core import CheckResult
-from .course import *  # noqa: F403
-from .course import __all__ as _course_all
+from .attention import check_attention_distance, check_rollout
+from .core import PREDICTIONS, CheckResult, check_prediction
+from .mae import check_masked_loss, check_mean_baseline, check_norm_pixels
+from .masking import check_num_visible, check_random_masking
+from .patches import check_patchify, check_token_count
+from .probing import check_knn_vote
+from .sequences import check_sequence_masking
+from .targets import check_cosine_schedule, check_fft_target, check_hog_bins
+from .training import check_lr_scaling, check_warmup_cosine
 
-__all__ = ["CheckResult", *_course_all]
+__all__ = [
+    "PREDICTIONS",
+    "CheckResult",
+    "check_attention_distance",
+    "check_cosine_schedule",
+    "check_fft_target",
+    "check_hog_bins",
+    "check_knn_vote",
+    "check_lr_scaling",
+    "check_masked_loss",
+    "check_mean_baseline",
+    "check_norm_pixels",
+    "check_num_visible",
+    "check_patchify",
+    "check_prediction",
+    "check_random_masking",
+    "check_rollout",
+    "check_sequence_masking",
+    "check_token_count",
+    "check_warmup_cosine",
+]

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckResult"]
+__all__ = ["PREDICTIONS", "CheckResult", "check_prediction"]
 
 PASS_MARK = "\u2713"  # ✓
 FAIL_MARK = "\u2717"  # ✗
@@ -77,3 +77,124 @@ def _as_tensor(exercise: str, value: Any, what: str) -> tuple[torch.Tensor | Non
 
 def _shape(t: torch.Tensor) -> str:
     return "[" + ", ".join(str(s) for s in t.shape) + "]"
+
+
+# --------------------------------------------------------------------------- predictions
+PREDICTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    # question id: (right answer, {answer: explanation})
+    "block_vs_random_error": (
+        "block",
+        {
+            "block": "Right: a big hidden block has no visible neighbours, so the model must guess whole parts.",
+            "random": "Not quite: with random masking almost every hidden patch has a visible neighbour to copy from.",
+            "same": "Not quite: at the same ratio, where the hidden patches lie changes how hard the task is.",
+        },
+    ),
+    "encoder_cost_at_75": (
+        "quarter",
+        {
+            "quarter": "Right: the encoder sees a quarter of the tokens, so its linear layers do about a quarter of "
+            "the work, and attention (quadratic) even less.",
+            "same": "Not quite: MAE drops hidden tokens before the encoder, so it does much less work.",
+            "half": "Not quite: 75 % hidden leaves 25 % of the tokens, not half.",
+        },
+    ),
+    "nearest_position": (
+        "neighbour",
+        {
+            "neighbour": "Right: sine-cosine codes change smoothly with position, so the patches next to it have the "
+            "most similar codes, and similarity falls off with distance.",
+            "corner": "Not quite: the codes change smoothly, so far-away positions (like a corner) are the least alike.",
+            "random": "Not quite: the codes are fixed functions of (row, column), not random; nearby means similar.",
+        },
+    ),
+    "easiest_mask_at_75": (
+        "grid",
+        {
+            "grid": "Right: with grid sampling every hidden patch touches a visible one, so it can be filled in by "
+            "interpolation — MAE found this too easy a task (worse features).",
+            "random": "Not quite: random masking leaves some hidden patches far from any visible one; grid sampling "
+            "never does.",
+            "block": "Not quite: block masking is the hardest — the middle of a hidden block is far from every visible patch.",
+        },
+    ),
+    "hardest_patches": (
+        "textured",
+        {
+            "textured": "Right: smooth regions are easy to continue from their neighbours; edges, texture and small "
+            "details cannot be guessed exactly, so the model blurs them and pays for it in pixel error.",
+            "flat": "Not quite: a flat patch is predicted well by continuing its neighbours; the model blurs details, "
+            "so textured patches cost the most pixel error.",
+        },
+    ),
+    "best_ratio_images": (
+        "high",
+        {
+            "high": "Right: images are redundant; MAE found 75 % best, far above BERT's 15 %.",
+            "low": "Not quite: with little hidden, neighbours give the answer away and the encoder learns little.",
+        },
+    ),
+    "brightness_shift_target": (
+        "hog",
+        {
+            "hog": "Right: HOG is built from differences between neighbouring pixels, and a constant shift cancels "
+            "in a difference (norm_pixels ignores it too: it subtracts each patch's own mean).",
+            "pixels": "Not quite: every pixel value moves by the shift, so the pixel target moves with it.",
+            "fft": "Not quite: the frequency (0, 0) is the patch mean, and the mean moved; only the other "
+            "frequencies stay put.",
+        },
+    ),
+    "mae_linear_vs_finetune": (
+        "finetune",
+        {
+            "finetune": "Right: MAE's ViT-L reaches 85.9 % on ImageNet when fine-tuned but 75.8 % with a linear "
+            "probe (ViT-B: 83.6 vs 68.0). Its features are rich but not linearly ready; fine-tuning adapts them.",
+            "linear": "Not quite: a linear probe can only read what the frozen features already separate; "
+            "fine-tuning may change the features too, and for MAE it gains about 10 points (ViT-L: 85.9 vs 75.8 %).",
+            "same": "Not quite: for MAE the gap is large — ViT-L: 85.9 % fine-tuned, 75.8 % linear probe on ImageNet.",
+        },
+    ),
+    "attention_distance_depth": (
+        "grows",
+        {
+            "grows": "Right: in the ViT paper's Figure 7, the lowest layers hold both local heads (a few pixels) "
+            "and global ones, and with depth every head's attention distance grows towards the whole image.",
+            "shrinks": "Not quite: it is the other way round — deep layers look far; the early layers are the only "
+            "ones with local, convolution-like heads.",
+            "same": "Not quite: early layers mix local and global heads; deeper layers are all global, so the "
+            "distance grows with depth.",
+        },
+    ),
+    "block_at_high_ratio": (
+        "block",
+        {
+            "block": "Right: at a high ratio, big hidden blocks leave whole regions without a visible patch; "
+            "the task gets too hard to learn from, and MAE measured worse features for block masking at 75 % "
+            "than at 50 %, while random masking was best at 75 %.",
+            "random": "Not quite: random masking keeps a few visible patches spread over the whole image, so even "
+            "at 75-90 % every region has some context; MAE found random masking best at 75 %.",
+            "grid": "Not quite: a regular grid keeps evenly spread visible patches at any ratio; its problem is the "
+            "opposite one — the task stays too easy (neighbours leak), so it is mediocre at every ratio.",
+        },
+    ),
+    "mlm_eval_ratio": (
+        "down",
+        {
+            "down": "Right: with more characters hidden, each guess has less context — fewer visible neighbours, and "
+            "hidden characters often sit next to other hidden ones.",
+            "up": "Not quite: more hidden characters means less context for every guess, not more.",
+            "same": "Not quite: a model that uses context does worse when its context has more holes.",
+        },
+    ),
+}
+
+
+def check_prediction(question: str, answer: str) -> CheckResult:
+    """Check a predicted outcome for one of the notebooks' "predict before you run" questions."""
+    if question not in PREDICTIONS:
+        raise KeyError(f"unknown question {question!r}; known: {', '.join(PREDICTIONS)}")
+    right, explanations = PREDICTIONS[question]
+    answer = str(answer).strip().lower()
+    if answer not in explanations:
+        return _fail(question, f"answer with one of {', '.join(repr(a) for a in explanations)}, got {answer!r}.")
+    return CheckResult(question, answer == right, explanations[answer])

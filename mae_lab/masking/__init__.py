@@ -16,9 +16,11 @@ from . import block  # noqa: F401  block (BEiT), simmim
 from . import noise  # noqa: F401  noise (ColorMAE)
 from . import guided  # noqa: F401  attention (AttMask), hard (HPM)
 from . import tube  # noqa: F401  tube (VideoMAE)
+from . import frames  # noqa: F401  frame_random (the frame-wise video baseline)
 from . import adaptive  # noqa: F401  adaptive (AdaMAE)
 # isort: on
-from .schedules import RatioSchedule, make_schedule
+from ..schedules import RatioSchedule, make_schedule  # re-exported: masking knobs change over training
+from .for_images import mask_for_image, patch_saliency
 
 __all__ = [
     "Mask",
@@ -31,7 +33,9 @@ __all__ = [
     "make_generator",
     "make_mask",
     "make_schedule",
+    "mask_for_image",
     "num_hidden_for",
+    "patch_saliency",
     "register",
     "select_top",
 ]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..utils import deprecated_alias
+
 __all__ = ["Mask", "check_ratio", "invert_permutation", "make_generator", "num_hidden_for", "select_top"]
 
 
@@ -33,7 +35,7 @@ class Mask:
         ids_restore: long ``[B, N]``, inverse of ``ids_shuffle``.
         ids_shuffle: long ``[B, N]``, visible indices then hidden indices.
         grid: ``(h, w)`` patch grid the mask was made for (or ``(T, h, w)`` for tubes).
-        strategy: name of the strategy that made it.
+        masker: name of the mask strategy that made it (``mask.strategy`` is its old name).
     """
 
     hidden: torch.Tensor
@@ -41,7 +43,7 @@ class Mask:
     ids_restore: torch.Tensor
     ids_shuffle: torch.Tensor
     grid: tuple[int, ...] | None = None
-    strategy: str = "custom"
+    masker: str = "custom"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -49,7 +51,7 @@ class Mask:
         cls,
         hidden: torch.Tensor,
         grid: tuple[int, ...] | None = None,
-        strategy: str = "custom",
+        masker: str = "custom",
         ids_shuffle: torch.Tensor | None = None,
     ) -> Mask:
         """Build a mask from any bool ``[B, N]`` tensor with the same count per row.
@@ -96,10 +98,16 @@ class Mask:
             ids_restore=ids_restore,
             ids_shuffle=ids_shuffle,
             grid=tuple(int(s) for s in grid) if grid is not None else None,
-            strategy=strategy,
+            masker=masker,
         )
 
     # ------------------------------------------------------------------ properties
+    @property
+    def strategy(self) -> str:
+        """Deprecated name of :attr:`masker`."""
+        deprecated_alias("Mask.strategy", "Mask.masker")
+        return self.masker
+
     @property
     def batch_size(self) -> int:
         return int(self.hidden.shape[0])
@@ -152,7 +160,7 @@ class Mask:
             ids_restore=move(self.ids_restore),
             ids_shuffle=move(self.ids_shuffle),
             grid=self.grid,
-            strategy=self.strategy,
+            masker=self.masker,
         )
 
     def __getitem__(self, index) -> Mask:
@@ -165,13 +173,13 @@ class Mask:
             ids_restore=self.ids_restore[index],
             ids_shuffle=self.ids_shuffle[index],
             grid=self.grid,
-            strategy=self.strategy,
+            masker=self.masker,
         )
 
     def __repr__(self) -> str:
         grid = "x".join(str(s) for s in self.grid) if self.grid else str(self.num_patches)
         return (
-            f"Mask(strategy={self.strategy!r}, batch={self.batch_size}, grid={grid}, "
+            f"Mask(masker={self.masker!r}, batch={self.batch_size}, grid={grid}, "
             f"hidden={self.num_hidden}/{self.num_patches} ({self.ratio:.0%}), visible={self.num_visible})"
         )
 

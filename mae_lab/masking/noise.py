@@ -23,12 +23,12 @@ margin absorbs the blur's borders) gives the same kind of window, on the fly.
 
 from __future__ import annotations
 
-import difflib
 import math
 
 import torch
 import torch.nn.functional as F
 
+from ..utils import suggest
 from .base import select_top
 from .registry import register
 
@@ -110,9 +110,7 @@ def _check_color(color: str) -> str:
     known = [*COLORS, "white"]
     if color in known:
         return color
-    close = difflib.get_close_matches(str(color), known, n=2, cutoff=0.4)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown noise color {color!r}.{hint} Choose one of {', '.join(known)}.")
+    raise ValueError(f"unknown noise color {color!r}.{suggest(color, known, n=2)} Choose one of {', '.join(known)}.")
 
 
 @register(

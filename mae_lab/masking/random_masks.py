@@ -32,7 +32,7 @@ def random_noise(batch_size: int, num_patches: int, generator: torch.Generator) 
     return torch.rand(batch_size, num_patches, generator=generator)
 
 
-def mask_from_noise(noise: torch.Tensor, num_hidden: int, grid=None, strategy: str = "random") -> Mask:
+def mask_from_noise(noise: torch.Tensor, num_hidden: int, grid=None, masker: str = "random") -> Mask:
     """MAE's argsort masking: keep the patches with the smallest noise, hide the rest.
 
     Args:
@@ -51,7 +51,7 @@ def mask_from_noise(noise: torch.Tensor, num_hidden: int, grid=None, strategy: s
     hidden = torch.ones(batch_size, num_patches, dtype=torch.bool, device=noise.device)
     hidden[:, :num_visible] = False  # in shuffled order: the first N_vis are visible
     hidden = torch.gather(hidden, 1, ids_restore)  # [B, N] back in patch order
-    return Mask(hidden, ids_keep, ids_restore, ids_shuffle, grid=grid, strategy=strategy)
+    return Mask(hidden, ids_keep, ids_restore, ids_shuffle, grid=grid, masker=masker)
 
 
 @register(
@@ -65,7 +65,7 @@ def random_mask(batch_size, grid, num_hidden, generator):
     for side in grid:
         num_patches *= side
     noise = random_noise(batch_size, num_patches, generator)  # [B, N]
-    return mask_from_noise(noise, num_hidden, grid=tuple(grid), strategy="random")
+    return mask_from_noise(noise, num_hidden, grid=tuple(grid), masker="random")
 
 
 # ---------------------------------------------------------------------- shared helper

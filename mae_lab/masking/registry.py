@@ -10,7 +10,6 @@ result in a :class:`Mask`.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from ..utils import deprecated_alias, suggest
 from .base import Mask, make_generator, num_hidden_for
 
 __all__ = ["MaskerInfo", "get_masker", "list_maskers", "make_mask", "register"]
@@ -90,9 +90,7 @@ def get_masker(name: str) -> MaskerInfo:
     """The :class:`MaskerInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise KeyError(f"unknown mask strategy {name!r}.{hint} Known strategies: {', '.join(_REGISTRY)}.")
+    raise KeyError(f"unknown masker {name!r}.{suggest(name, _REGISTRY)} Known maskers: {', '.join(_REGISTRY)}.")
 
 
 def _normalise_grid(grid: Any, dims: int, name: str) -> tuple[int, ...]:
@@ -111,18 +109,18 @@ def _normalise_grid(grid: Any, dims: int, name: str) -> tuple[int, ...]:
 
 
 def make_mask(
-    name: str,
-    batch_size: int,
+    masker: str | None = None,
+    batch_size: int | None = None,
     grid: int | tuple[int, ...] = (14, 14),
     ratio: float | None = None,
     seed: int | None = None,
     generator: torch.Generator | None = None,
     **options: Any,
 ) -> Mask:
-    """Draw a mask with the strategy ``name``.
+    """Draw a mask with the mask strategy ("masker") ``masker``.
 
     Args:
-        name: a strategy from :func:`list_maskers` (``"random"``, ``"block"``, ...).
+        masker: a name from :func:`list_maskers` (``"random"``, ``"block"``, ...).
         batch_size: ``B``, how many masks to draw (one per sample).
         grid: patches per side, ``(h, w)`` (``(T, h, w)`` for ``tube``).
         ratio: fraction of patches to hide, in ``[0, 1)``; the strategy's default when None.
@@ -138,6 +136,13 @@ def make_mask(
         A :class:`Mask` whose ``hidden`` is ``[B, N]`` with exactly ``round(N * ratio)``
         True values in every row.
     """
+    if "name" in options or "strategy" in options:  # the old spellings of the first argument
+        old = "name" if "name" in options else "strategy"
+        deprecated_alias(f"make_mask({old}=...)", "make_mask(masker=...)")
+        masker = options.pop(old)
+    if masker is None or batch_size is None:
+        raise TypeError("make_mask needs a masker name and a batch_size, e.g. make_mask('random', 8, grid=(14, 14))")
+    name = masker
     info = get_masker(name)
     grid = _normalise_grid(grid, info.grid_dims, name)
     num_patches = 1
@@ -157,15 +162,15 @@ def make_mask(
         options["scores"] = _check_scores(options.get("scores"), int(batch_size), num_patches, name)
     gen = make_generator(seed, generator)
     result = info.fn(int(batch_size), grid, num_hidden, gen, **options)
-    mask = result if isinstance(result, Mask) else Mask.from_hidden(result, grid=grid, strategy=name)
+    mask = result if isinstance(result, Mask) else Mask.from_hidden(result, grid=grid, masker=name)
     counts = mask.hidden.sum(dim=1)
     if mask.hidden.shape != (int(batch_size), num_patches) or not bool((counts == num_hidden).all()):
         raise RuntimeError(
             f"strategy {name!r} returned a mask of shape {tuple(mask.hidden.shape)} hiding {counts.tolist()} "
             f"patches; expected [{batch_size}, {num_patches}] hiding {num_hidden} each (this is a bug)"
         )
-    if mask.strategy != name or mask.grid != grid:
-        mask = Mask(mask.hidden, mask.ids_keep, mask.ids_restore, mask.ids_shuffle, grid=grid, strategy=name)
+    if mask.masker != name or mask.grid != grid:
+        mask = Mask(mask.hidden, mask.ids_keep, mask.ids_restore, mask.ids_shuffle, grid=grid, masker=name)
     return mask
 
 

@@ -6,7 +6,8 @@
 ((4, 4), 16)
 """
 
-from .mae import MAEConfig, MAEDecoder, MAEOutput, MaskedAutoencoder, Reconstruction, SimMIMHead
+from .config import MAEConfig
+from .mae import MAEDecoder, MAEOutput, MaskedAutoencoder, Reconstruction, SimMIMHead
 from .presets import OFFICIAL_PRESETS, PRESET_NOTES, PRESETS, get_preset, list_presets
 from .vit import Attention, Block, Mlp, PatchEmbed, ViTEncoder
 

@@ -25,8 +25,6 @@ targets are computed on the normalised images, as in the official code.
 
 from __future__ import annotations
 
-import dataclasses
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,142 +32,13 @@ import torch
 from torch import nn
 
 from ..masking import Mask, make_mask
-from ..patches import grid_size, patchify, sincos_pos_embed_2d, unpatchify
-from ..targets import compute_target, get_target, patch_mean_std, target_dim
+from ..patches import patchify, sincos_pos_embed_2d, unpatchify
+from ..targets import compute_target, get_target, patch_mean_std
+from .config import MAEConfig
 from .vit import Block, ViTEncoder, keep_tokens, run_blocks
 
-__all__ = ["MAEConfig", "MAEDecoder", "MAEOutput", "MaskedAutoencoder", "Reconstruction", "SimMIMHead"]
+__all__ = ["MAEDecoder", "MAEOutput", "MaskedAutoencoder", "Reconstruction", "SimMIMHead"]
 
-DESIGNS = ("mae", "simmim")
-LOSS_TYPES = ("mse", "l1")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# ---------------------------------------------------------------------- configuration
-@dataclass
-class MAEConfig:
-    """Everything needed to build a :class:`MaskedAutoencoder` (JSON-safe, saved with checkpoints).
-
-    Field names follow the official MAE constructor where one exists.
-
-    Attributes:
-        img_size: side of the square input image, in pixels.
-        patch_size: side ``p`` of a square patch; ``img_size`` must be a multiple of it.
-        in_chans: image channels ``C`` (1 for digits, 3 for photos).
-        embed_dim, depth, num_heads: encoder width ``D``, number of blocks, attention heads.
-        decoder_embed_dim, decoder_depth, decoder_num_heads: the same for the MAE decoder.
-        mlp_ratio: hidden width of each MLP, as a multiple of the block width.
-        target: what to predict, a name from :mod:`mae_lab.targets` (``"pixels"``,
-            ``"norm_pixels"``, ``"hog"``, ``"fft"``).
-        design: ``"mae"`` (encoder sees visible tokens only) or ``"simmim"`` (mask tokens go
-            through the encoder, linear head).
-        qkv_bias: bias in the attention's ``qkv`` projection.
-        norm_eps: LayerNorm epsilon (1e-6 in the official MAE).
-        preset: name of the preset this config came from, if any.
-        loss_type: ``"mse"`` or ``"l1"``; ``None`` picks the design's own (MAE: mse, SimMIM: l1).
-        pixel_mean, pixel_std: per-channel statistics to normalise ``[0, 1]`` images with
-            inside the model (``None``: feed images as they are).
-    """
-
-    img_size: int = 224
-    patch_size: int = 16
-    in_chans: int = 3
-    embed_dim: int = 1024
-    depth: int = 24
-    num_heads: int = 16
-    decoder_embed_dim: int = 512
-    decoder_depth: int = 8
-    decoder_num_heads: int = 16
-    mlp_ratio: float = 4.0
-    target: str = "pixels"
-    design: str = "mae"
-    qkv_bias: bool = True
-    norm_eps: float = 1e-6
-    preset: str | None = None
-    loss_type: str | None = None
-    pixel_mean: tuple[float, ...] | None = None
-    pixel_std: tuple[float, ...] | None = None
-
-    def __post_init__(self) -> None:
-        if self.pixel_mean is not None:
-            self.pixel_mean = tuple(float(v) for v in self.pixel_mean)
-        if self.pixel_std is not None:
-            self.pixel_std = tuple(float(v) for v in self.pixel_std)
-        self.validate()
-
-    # -- checks ---------------------------------------------------------------------
-    def validate(self) -> None:
-        """Raise ``ValueError``/``KeyError`` with a fix for inconsistent settings."""
-        if self.design not in DESIGNS:
-            raise ValueError(f"design must be one of {DESIGNS}, got {self.design!r}")
-        if self.loss_type is not None and self.loss_type not in LOSS_TYPES:
-            raise ValueError(f"loss_type must be one of {LOSS_TYPES} or None, got {self.loss_type!r}")
-        get_target(self.target)  # KeyError with suggestions for an unknown target
-        grid_size(self.img_size, self.patch_size)  # img_size must be a multiple of patch_size
-        self._check_width("embed_dim", self.embed_dim, "num_heads", self.num_heads)
-        if self.design == "mae":
-            self._check_width("decoder_embed_dim", self.decoder_embed_dim, "decoder_num_heads",
-                              self.decoder_num_heads)
-        for name in ("pixel_mean", "pixel_std"):
-            values = getattr(self, name)
-            if values is not None and len(values) != self.in_chans:
-                raise ValueError(f"{name} has {len(values)} values but in_chans is {self.in_chans}")
-        if (self.pixel_mean is None) != (self.pixel_std is None):
-            raise ValueError("give both pixel_mean and pixel_std, or neither")
-
-    @staticmethod
-    def _check_width(width_name: str, width: int, heads_name: str, heads: int) -> None:
-        if width % 4 != 0:
-            raise ValueError(f"{width_name}={width} must be divisible by 4 for 2-D sine-cosine positions")
-        if heads < 1 or width % heads != 0:
-            raise ValueError(f"{width_name}={width} is not divisible by {heads_name}={heads}")
-
-    # -- derived sizes --------------------------------------------------------------
-    @property
-    def grid(self) -> tuple[int, int]:
-        """Patches per side ``(h, w)``."""
-        return grid_size(self.img_size, self.patch_size)
-
-    @property
-    def num_patches(self) -> int:
-        """``N = h * w``."""
-        h, w = self.grid
-        return h * w
-
-    @property
-    def target_dim(self) -> int:
-        """Length of one patch's target vector (``p*p*C`` for pixel targets)."""
-        return target_dim(self.target, self.patch_size, self.in_chans)
-
-    @property
-    def resolved_loss_type(self) -> str:
-        """``loss_type``, or the design's default when it is ``None``."""
-        if self.loss_type is not None:
-            return self.loss_type
-        return "l1" if self.design == "simmim" else "mse"
-
-    # -- serialisation --------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (tuples become lists)."""
-        out = dataclasses.asdict(self)
-        for key, value in out.items():
-            if isinstance(value, tuple):
-                out[key] = list(value)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MAEConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored with a warning."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            warnings.warn(f"MAEConfig.from_dict ignores unknown keys {unknown}", stacklevel=2)
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def replace(self, **changes: Any) -> MAEConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 # ---------------------------------------------------------------------- outputs
@@ -272,7 +141,7 @@ class MaskedAutoencoder(nn.Module):
     Build one from a preset or a config::
 
         model = mae_lab.load_model("mae_tiny")                  # a fresh preset
-        model = MaskedAutoencoder(get_preset("mae_tiny", img_size=28, in_chans=1))
+        model = MaskedAutoencoder(get_preset("mae_tiny", image_size=28, channels=1))
 
     Attributes:
         config: the :class:`MAEConfig`.
@@ -310,7 +179,7 @@ class MaskedAutoencoder(nn.Module):
         self._register_pixel_stats(config)
 
     def _build(self, c: MAEConfig) -> None:
-        self.encoder = ViTEncoder(c.img_size, c.patch_size, c.in_chans, c.embed_dim, c.depth, c.num_heads,
+        self.encoder = ViTEncoder(c.image_size, c.patch_size, c.channels, c.embed_dim, c.depth, c.num_heads,
                                   c.mlp_ratio, c.qkv_bias, c.norm_eps)
         if c.design == "mae":
             self.decoder = MAEDecoder(self.grid, c.embed_dim, c.decoder_embed_dim, c.decoder_depth,
@@ -320,8 +189,8 @@ class MaskedAutoencoder(nn.Module):
             self.decoder = SimMIMHead(c.embed_dim, self.target_dim)
 
     def _register_pixel_stats(self, c: MAEConfig) -> None:
-        mean = torch.tensor(c.pixel_mean if c.pixel_mean is not None else [0.0] * c.in_chans)
-        std = torch.tensor(c.pixel_std if c.pixel_std is not None else [1.0] * c.in_chans)
+        mean = torch.tensor(c.pixel_mean if c.pixel_mean is not None else [0.0] * c.channels)
+        std = torch.tensor(c.pixel_std if c.pixel_std is not None else [1.0] * c.channels)
         self.register_buffer("pixel_mean", mean.view(1, -1, 1, 1), persistent=False)  # [1, C, 1, 1]
         self.register_buffer("pixel_std", std.view(1, -1, 1, 1), persistent=False)  # [1, C, 1, 1]
 
@@ -478,7 +347,7 @@ class MaskedAutoencoder(nn.Module):
             out.loss             # scalar: MSE on the 38 hidden patches of each image
 
         Args:
-            images: ``[B, C, H, W]`` in ``[0, 1]`` of exactly ``config.img_size`` pixels.
+            images: ``[B, C, H, W]`` in ``[0, 1]`` of exactly ``config.image_size`` pixels.
             mask: a ready :class:`~mae_lab.masking.Mask` (``hidden [B, N]``); when given,
                 ``masker``/``ratio``/``seed`` are ignored.
             masker: a strategy name from :func:`mae_lab.list_maskers` (``"random"``, ``"block"``, ...).
@@ -515,7 +384,7 @@ class MaskedAutoencoder(nn.Module):
             mean, std = patch_mean_std(self.normalize(images), self.patch_size)  # [B, N, 1] each
             pred = pred * std + mean
         batch, num_patches, _ = pred.shape
-        channels = self.config.in_chans
+        channels = self.config.channels
         pixels = pred.reshape(batch, num_patches, -1, channels)  # [B, N, p*p, C]: channel is the last index
         pixels = pixels * self.pixel_std.view(1, 1, 1, -1) + self.pixel_mean.view(1, 1, 1, -1)
         return pixels.reshape(batch, num_patches, -1)  # [B, N, p*p*C]
@@ -536,7 +405,7 @@ class MaskedAutoencoder(nn.Module):
         """
         if out is None:
             out = self(images, **forward_kwargs)
-        p, channels = self.patch_size, self.config.in_chans
+        p, channels = self.patch_size, self.config.channels
         hidden = out.mask.hidden.to(images.device).unsqueeze(-1)  # [B, N, 1]
         original_patches = patchify(images, p)  # [B, N, p*p*C]
         masked = torch.where(hidden, torch.full_like(original_patches, fill), original_patches)
@@ -592,7 +461,7 @@ class MaskedAutoencoder(nn.Module):
         encoder_params = _millions(self.num_params("encoder"))
         title = f"MaskedAutoencoder '{c.preset or 'custom'}' (design={c.design}, target={c.target}, "
         title += f"loss={c.resolved_loss_type})"
-        grid_line = f"  input   {c.in_chans}x{c.img_size}x{c.img_size} -> {h}x{w} = {n} patches of "
+        grid_line = f"  input   {c.channels}x{c.image_size}x{c.image_size} -> {h}x{w} = {n} patches of "
         grid_line += f"{c.patch_size}x{c.patch_size} px ({self.target_dim} target values each)"
         lines = [
             title,

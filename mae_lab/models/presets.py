@@ -6,17 +6,17 @@ ViT-L/16 and ViT-H/14 encoders with an 8-block, 512-wide decoder), so the releas
 load into them (:func:`mae_lab.hub.load_pretrained`).
 
 >>> from mae_lab.models import get_preset
->>> get_preset("mae_tiny", img_size=28, in_chans=1).grid
+>>> get_preset("mae_tiny", image_size=28, channels=1).grid
 (7, 7)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Any
 
-from .mae import IMAGENET_MEAN, IMAGENET_STD, MAEConfig
+from ..utils import suggest
+from .config import IMAGENET_MEAN, IMAGENET_STD, MAEConfig, _renamed
 
 __all__ = ["OFFICIAL_PRESETS", "PRESETS", "PRESET_NOTES", "get_preset", "list_presets"]
 
@@ -25,27 +25,27 @@ _IMAGENET = {"pixel_mean": IMAGENET_MEAN, "pixel_std": IMAGENET_STD}
 
 PRESETS: dict[str, MAEConfig] = {
     "mae_micro": MAEConfig(
-        img_size=8, patch_size=2, in_chans=1, embed_dim=64, depth=2, num_heads=4,
+        image_size=8, patch_size=2, channels=1, embed_dim=64, depth=2, num_heads=4,
         decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2, preset="mae_micro",
     ),
     "mae_tiny": MAEConfig(
-        img_size=32, patch_size=4, in_chans=3, embed_dim=192, depth=6, num_heads=3,
+        image_size=32, patch_size=4, channels=3, embed_dim=192, depth=6, num_heads=3,
         decoder_embed_dim=128, decoder_depth=2, decoder_num_heads=4, preset="mae_tiny",
     ),
     "mae_small": MAEConfig(
-        img_size=64, patch_size=8, in_chans=3, embed_dim=384, depth=6, num_heads=6,
+        image_size=64, patch_size=8, channels=3, embed_dim=384, depth=6, num_heads=6,
         decoder_embed_dim=256, decoder_depth=2, decoder_num_heads=8, preset="mae_small",
     ),
     "mae_base": MAEConfig(
-        img_size=224, patch_size=16, in_chans=3, embed_dim=768, depth=12, num_heads=12,
+        image_size=224, patch_size=16, channels=3, embed_dim=768, depth=12, num_heads=12,
         **_OFFICIAL_DECODER, **_IMAGENET, preset="mae_base",
     ),
     "mae_large": MAEConfig(
-        img_size=224, patch_size=16, in_chans=3, embed_dim=1024, depth=24, num_heads=16,
+        image_size=224, patch_size=16, channels=3, embed_dim=1024, depth=24, num_heads=16,
         **_OFFICIAL_DECODER, **_IMAGENET, preset="mae_large",
     ),
     "mae_huge": MAEConfig(
-        img_size=224, patch_size=14, in_chans=3, embed_dim=1280, depth=32, num_heads=16,
+        image_size=224, patch_size=14, channels=3, embed_dim=1280, depth=32, num_heads=16,
         **_OFFICIAL_DECODER, **_IMAGENET, preset="mae_huge",
     ),
 }
@@ -70,24 +70,22 @@ def list_presets() -> list[str]:
 def get_preset(name: str, **overrides: Any) -> MAEConfig:
     """A fresh :class:`MAEConfig` for preset ``name`` with some fields changed.
 
-    >>> get_preset("mae_tiny", img_size=28, in_chans=1, target="norm_pixels").num_patches
+    >>> get_preset("mae_tiny", image_size=28, channels=1, target="norm_pixels").num_patches
     49
 
     Unknown names raise ``KeyError`` with suggestions; unknown fields raise ``ValueError``
     listing the valid ones.
     """
     if name not in PRESETS:
-        close = difflib.get_close_matches(str(name), list(PRESETS), n=3, cutoff=0.4)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise KeyError(f"unknown preset {name!r}.{hint} Presets: {', '.join(PRESETS)}.")
+        raise KeyError(f"unknown preset {name!r}.{suggest(name, PRESETS)} Presets: {', '.join(PRESETS)}.")
+    overrides = _renamed(overrides, "get_preset")
     fields = {f.name for f in dataclasses.fields(MAEConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        hints = [h for u in unknown for h in difflib.get_close_matches(u, sorted(fields), n=1)]
-        extra = f" (did you mean {', '.join(hints)}?)" if hints else ""
-        raise ValueError(f"MAEConfig has no field(s) {unknown}{extra}; valid fields: {', '.join(sorted(fields))}")
+        hints = "".join(suggest(u, fields, n=1) for u in unknown)
+        raise ValueError(f"MAEConfig has no field(s) {unknown}.{hints} Valid fields: {', '.join(sorted(fields))}")
     base = PRESETS[name]
-    changes_channels = overrides.get("in_chans", base.in_chans) != base.in_chans
+    changes_channels = overrides.get("channels", base.channels) != base.channels
     if changes_channels and base.pixel_mean is not None and "pixel_mean" not in overrides:
         overrides = {**overrides, "pixel_mean": None, "pixel_std": None}  # RGB statistics no longer fit
     return dataclasses.replace(base, **overrides)

@@ -39,33 +39,34 @@ class PatchEmbed(nn.Module):
     Input ``[B, C, H, W]`` -> output ``[B, N, D]``, ``N = (H/p) * (W/p)``, row-major.
     """
 
-    def __init__(self, img_size: int, patch_size: int, in_chans: int, embed_dim: int):
+    def __init__(self, image_size: int, patch_size: int, channels: int, embed_dim: int):
         super().__init__()
-        self.img_size = (int(img_size), int(img_size))
+        self.image_size = (int(image_size), int(image_size))
         self.patch_size = int(patch_size)
-        self.in_chans = int(in_chans)
-        self.grid = grid_size(self.img_size, self.patch_size)
+        self.channels = int(channels)
+        self.grid = grid_size(self.image_size, self.patch_size)
         self.num_patches = self.grid[0] * self.grid[1]
-        self.proj = nn.Conv2d(in_chans, embed_dim, kernel_size=patch_size, stride=patch_size)
+        self.proj = nn.Conv2d(channels, embed_dim, kernel_size=patch_size, stride=patch_size)
 
     def check_images(self, images: torch.Tensor) -> None:
         """Raise a ``ValueError`` naming the expected and received sizes when ``images`` do not fit."""
         if images.ndim != 4:
             raise ValueError(
-                f"expected images of shape [B, C, H, W] = [B, {self.in_chans}, {self.img_size[0]}, "
-                f"{self.img_size[1]}], got shape {tuple(images.shape)}"
+                f"expected images of shape [B, C, H, W] = [B, {self.channels}, {self.image_size[0]}, "
+                f"{self.image_size[1]}], got shape {tuple(images.shape)}"
             )
         channels, height, width = images.shape[1:]
-        if channels != self.in_chans:
+        if channels != self.channels:
             raise ValueError(
-                f"this model expects images with {self.in_chans} channel(s), got {channels}; "
-                f"convert the images or build the model with in_chans={channels}"
+                f"this model expects images with {self.channels} channel(s), got {channels}; "
+                f"convert the images or build the model with channels={channels}"
             )
-        if (height, width) != self.img_size:
+        if (height, width) != self.image_size:
             raise ValueError(
-                f"this model expects {self.img_size[0]}x{self.img_size[1]} images, got {height}x{width}; "
-                f"resize them (e.g. torch.nn.functional.interpolate(images, size={self.img_size[0]})) "
-                f"or build the model with img_size={height}"
+                f"this model expects {self.image_size[0]}x{self.image_size[1]} images, got {height}x{width}; "
+                f"load or resize them to that size (load_dataset(..., image_size={self.image_size[0]}) or "
+                f"torch.nn.functional.interpolate(images, size={self.image_size[0]})), or build the model "
+                f"with image_size={height}"
             )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -174,9 +175,9 @@ class ViTEncoder(nn.Module):
 
     def __init__(
         self,
-        img_size: int = 224,
+        image_size: int = 224,
         patch_size: int = 16,
-        in_chans: int = 3,
+        channels: int = 3,
         embed_dim: int = 768,
         depth: int = 12,
         num_heads: int = 12,
@@ -186,7 +187,7 @@ class ViTEncoder(nn.Module):
     ):
         super().__init__()
         self.embed_dim = embed_dim
-        self.patch_embed = PatchEmbed(img_size, patch_size, in_chans, embed_dim)
+        self.patch_embed = PatchEmbed(image_size, patch_size, channels, embed_dim)
         self.grid = self.patch_embed.grid
         self.num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))

@@ -20,4 +20,4 @@ def token_count(height: int, width: int, patch_size: int, channels: int) -> tupl
 
 
 # Which position's embedding is most like the one of patch (3, 3), apart from itself?
-NEAREST_POSITION = "neighbour"
+NEAREST = "neighbour"

@@ -14,7 +14,7 @@ def my_random_masking(noise: torch.Tensor, ratio: float) -> tuple[torch.Tensor, 
 
 
 # At a 75 % ratio, which strategy makes the easiest task: "random", "block" or "grid"?
-EASIEST_MASK_AT_75 = "grid"
+EASIEST = "grid"
 
 # How many patches stay visible on an 8 x 8 grid at a 90 % ratio?  64 - round(57.6) = 6.
-VISIBLE_AT_90_OF_64 = 6
+VISIBLE_AT_90 = 6

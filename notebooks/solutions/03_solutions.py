@@ -21,4 +21,4 @@ def my_norm_pixels(patches: torch.Tensor) -> torch.Tensor:
 VISIBLE_TOKENS_VIT_B = 49
 
 # At 75 % masking, how much of the full-image work does the encoder do: "quarter", "half" or "same"?
-ENCODER_COST_AT_75 = "quarter"
+ENCODER_COST = "quarter"

@@ -11,7 +11,7 @@ def mean_visible_baseline(patches: torch.Tensor, hidden: torch.Tensor) -> torch.
 
 
 # At the same ratio, which masks are harder to fill in: "block", "random" or "same"?
-BLOCK_VS_RANDOM_ERROR = "block"
+HARDER = "block"
 
 # Which patches does the model get most wrong, in pixels: "textured" or "flat"?
-HARDEST_PATCHES = "textured"
+HARDEST = "textured"
