@@ -22,7 +22,6 @@ keeps snapshots of the masks it drew so a notebook can show how they change.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -31,10 +30,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import viz
-from .masking import Mask, make_schedule
+from . import panels
+from .masking import Mask
 from .models import MAEConfig, MAEDecoder, MaskedAutoencoder, get_preset
 from .models.vit import Block
+from .schedules import make_schedule
 
 __all__ = [
     "METHODS",
@@ -63,12 +63,9 @@ METHODS = ("random", "hpm", "adamae")
 
 
 def small_mae_config(image_size: int, channels: int, patch_size: int, **overrides) -> MAEConfig:
-    """A ``mae_micro``-sized config for ``image_size`` px images (the size field's name may change)."""
-    names = {f.name for f in dataclasses.fields(MAEConfig)}
-    size_key = "image_size" if "image_size" in names else "img_size"
-    channels_key = "channels" if "channels" in names else "in_chans"
-    sizes = {size_key: int(image_size), channels_key: int(channels), "patch_size": int(patch_size)}
-    return get_preset("mae_micro", **sizes, **overrides)
+    """A ``mae_micro``-sized config for ``image_size`` px images with ``channels`` channels."""
+    return get_preset("mae_micro", image_size=int(image_size), channels=int(channels), patch_size=int(patch_size),
+                      **overrides)
 
 
 # ================================================================ HPM: predict the loss, hide the hardest
@@ -440,13 +437,13 @@ def render_snapshot(run: LearnedMaskRun, index: int, size: int = 96) -> np.ndarr
     scale = max(1, round(size / run.watch.shape[-1]))
     rows = []
     for k, image in enumerate(run.watch):
-        rgb = viz.to_hwc(image)  # [H, W, 3]
+        rgb = panels.to_hwc(image)  # [H, W, 3]
         hidden = snap.hidden[k].reshape(grid).numpy()
         scores = (np.full(grid, np.nan) if snap.scores is None else snap.scores[k].reshape(grid).float().numpy())
-        heat = [np.repeat(np.repeat(viz.colorize(m), p, 0), p, 1) for m in
+        heat = [np.repeat(np.repeat(panels.colorize(m), p, 0), p, 1) for m in
                 (scores, snap.difficulty[k].reshape(grid).numpy())]
         rows.append(_stack([_panel(rgb, scale), _panel(heat[0], scale),
-                            _panel(viz.grey_hidden(rgb, hidden, p), scale), _panel(heat[1], scale)], axis=1))
+                            _panel(panels.grey_hidden(rgb, hidden, p), scale), _panel(heat[1], scale)], axis=1))
     return _stack(rows, axis=0)
 
 
@@ -464,7 +461,7 @@ def plot_mask_evolution(runs: dict[str, LearnedMaskRun], image: int = 0):
     axes = fig.subplots(len(rows), columns, squeeze=False)
     for r, (label, run, kind) in enumerate(rows):
         grid, p = run.model.grid, run.model.patch_size
-        rgb = viz.to_hwc(run.watch[image])
+        rgb = panels.to_hwc(run.watch[image])
         for col, ax in enumerate(axes[r]):
             ax.set_xticks([]), ax.set_yticks([])
             if col >= len(run.snapshots):
@@ -474,7 +471,7 @@ def plot_mask_evolution(runs: dict[str, LearnedMaskRun], image: int = 0):
             if kind == "scores":
                 ax.imshow(snap.scores[image].reshape(grid).float().numpy(), cmap="magma")
             else:
-                ax.imshow(viz.grey_hidden(rgb, snap.hidden[image].reshape(grid).numpy(), p), vmin=0, vmax=1)
+                ax.imshow(panels.grey_hidden(rgb, snap.hidden[image].reshape(grid).numpy(), p), vmin=0, vmax=1)
             if r == 0:
                 ax.set_title(f"step {snap.step}", fontsize=9)
             elif run.method == "hpm" and kind == "scores":
@@ -515,4 +512,4 @@ class MaskTimeline:
         alpha = f", alpha = {snap.alpha:.2f}" if run.method == "hpm" else ""
         self.caption.value = (f"<b>step {snap.step}</b>{alpha} &mdash; columns: image | "
                               f"{SCORE_NAMES[run.method]} | mask (grey = hidden) | true loss when hidden")
-        self.picture.value = viz.png_bytes(render_snapshot(run, self.checkpoint.value, self.size))
+        self.picture.value = panels.png_bytes(render_snapshot(run, self.checkpoint.value, self.size))
