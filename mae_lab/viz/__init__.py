@@ -72,8 +72,8 @@ def _moved(function: Callable, new_home: str) -> Callable:
 
     @functools.wraps(function)
     def alias(*args, **kwargs):
-        warnings.warn(f"mae_lab.viz.{name} moved to {new_home}.{name}; the old name will be removed "
-                      "in the next release", DeprecationWarning, stacklevel=2)
+        warnings.warn(f"mae_lab.viz.{name} moved to {new_home}.{name} (the old name goes in the next release)",
+                      DeprecationWarning, stacklevel=2)
         return function(*args, **kwargs)
 
     alias.__doc__ = f"Deprecated: use :func:`{new_home}.{name}`.\n\n{function.__doc__ or ''}"
