@@ -27,7 +27,7 @@ __version__ = "0.2.0"
 #: it, never from a later one (``tests/test_layers.py`` reads this list and enforces it).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("utils", "paths"),  # devices, seeds and random streams, "did you mean", atomic writes, the network
-    ("patches", "schedules", "targets", "frequency", "masking"),  # images as tokens, what to predict, what to hide
+    ("patches", "schedules", "targets", "frequency", "masking", "inpainting"),  # tokens, what to predict and hide, baselines
     ("models",),  # the ViT encoder and the masked autoencoder
     ("attention", "convert"),  # reading attention; official / timm / Hugging Face weights
     ("checkpoints", "data", "datasets", "hub"),  # our files and the one model resolver; datasets
