@@ -14,7 +14,7 @@ matplotlib versions of the same pictures, from the same helpers.
   :func:`lut`), :func:`upscale`, :func:`hstack`, :func:`vstack`, :func:`caption`,
   :func:`png_bytes`;
 * panels: :func:`render_mask`, :func:`render_reconstruction`, :func:`render_attention`,
-  :func:`render_tiles`, each a uint8 array ``[H, W, 3]``.
+  :func:`render_tiles`, :func:`render_frequency_filter`, each a uint8 array ``[H, W, 3]``.
 
 Images are tensors ``[C, H, W]`` or ``[B, C, H, W]`` with values in [0, 1]; one channel
 is shown in grey.  Hidden patches are flat grey (``fill=0.5``), as in the figures of He
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from matplotlib import colormaps
 
+from .frequency import frequency_corrupt
 from .masking import Mask
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "lut",
     "png_bytes",
     "render_attention",
+    "render_frequency_filter",
     "render_mask",
     "render_reconstruction",
     "render_tiles",
@@ -404,3 +406,24 @@ def render_tiles(image: torch.Tensor, maps: Sequence[np.ndarray], patch_size: in
         tiles.append(caption(overlay, title, 14))
     rows = [hstack(tiles[i: i + columns]) for i in range(0, len(tiles), columns)]
     return vstack(rows)
+
+
+def render_frequency_filter(image: torch.Tensor, filter: str = "low_pass", radius: float | None = None,  # noqa: A002
+                            size: int = 192) -> np.ndarray:
+    """Masked frequency modeling's corruption as three panels: the image, the filtered image, its spectrum.
+
+    The filtered image (:func:`mae_lab.frequency.frequency_corrupt`) is contrast-stretched to show it; the
+    spectrum is the log amplitude of the filtered image, DC in the centre, the removed frequencies black.
+    """
+    x = as_batch(image)[0].float()  # [C, H, W]
+    corrupted, removed = frequency_corrupt(x, filter, radius)  # [C, H, W], [H, W]
+    stretched = (corrupted - corrupted.min()) / max(float(corrupted.max() - corrupted.min()), 1e-6)
+    amplitude = torch.log1p(torch.fft.fft2(corrupted).abs().mean(dim=0))  # [H, W]
+    spectrum = colorize(torch.fft.fftshift(amplitude).numpy(), "magma", vmin=0.0,
+                        vmax=float(torch.log1p(torch.fft.fft2(x).abs().mean(dim=0)).max()))
+    factor = scale_for(x.shape[-2], size)
+    kept = 1 - float(removed.float().mean())
+    panels = [caption(to_uint8(upscale(to_hwc(x), factor)), "the image"),
+              caption(to_uint8(upscale(to_hwc(stretched), factor)), f"{filter.replace('_', '-')} filtered"),
+              caption(to_uint8(upscale(spectrum, factor)), f"its spectrum: {kept:.1%} kept")]
+    return hstack(panels)

@@ -6,20 +6,24 @@ The choice of target changes what the encoder learns:
   Scalable Vision Learners").
 * ``norm_pixels`` — each patch normalised by its own mean and standard deviation (MAE's
   ``norm_pix_loss``): the model no longer spends effort on brightness and contrast, and the
-  paper reports better features.
+  paper reports better features (MAE Table 1d).
 * ``hog`` — histograms of oriented gradients, as in MaskFeat (Wei et al., 2022, "Masked
-  Feature Prediction for Self-Supervised Visual Pre-Training"): edges and texture, blind to
-  exact colours.
-* ``fft`` — the amplitude of each patch's 2-D Fourier transform, a per-patch take on the
-  frequency targets of masked frequency modeling (Xie et al., 2022, "Masked Frequency
-  Modeling for Self-Supervised Visual Pre-Training").
+  Feature Prediction for Self-Supervised Visual Pre-Training"): edge directions in small cells.
+  Like MaskFeat's, the histograms are computed for each colour channel separately, so an RGB
+  patch keeps which channel an edge is in; what HOG drops is the level (a constant added to a
+  channel cancels in its gradients) and each cell's contrast (every histogram is L2-normalised).
+* ``fft_amplitude`` — the log amplitude of each hidden patch's own 2-D Fourier transform: a
+  per-patch target for MAE's masked patches, with the phase (where things are inside the patch)
+  thrown away. It is *not* masked frequency modeling (Xie et al., 2023), which hides a band of
+  the whole image's spectrum and hides no patches at all: see :mod:`mae_lab.frequency`. The old
+  name ``fft`` still works, with a ``DeprecationWarning``.
 
 Every target is a function ``images [B, C, H, W] -> [B, N, D]`` with one row per patch, in the
 same row-major patch order as :func:`mae_lab.patches.patchify`.
 
 >>> from mae_lab.targets import compute_target, list_targets
 >>> [t.name for t in list_targets()]
-['pixels', 'norm_pixels', 'hog', 'fft']
+['pixels', 'norm_pixels', 'hog', 'fft_amplitude']
 """
 
 from __future__ import annotations
@@ -32,13 +36,16 @@ import torch
 import torch.nn.functional as F
 
 from .patches import grid_size, patchify
-from .utils import suggest
+from .utils import deprecated_alias, suggest
 
 __all__ = [
     "HOG_BINS",
     "NORM_PIX_EPS",
     "TargetInfo",
+    "RENAMED_TARGETS",
     "compute_target",
+    "current_target_name",
+    "fft_amplitude_targets",
     "fft_targets",
     "get_target",
     "hog_cell_size",
@@ -79,6 +86,9 @@ class TargetInfo:
 
 _TARGETS: dict[str, TargetInfo] = {}
 
+#: Old target names and the names they go by now (the old ones warn, for one release).
+RENAMED_TARGETS = {"fft": "fft_amplitude"}
+
 
 def register_target(name: str, *, paper: str, idea: str, dim_fn: Callable[[int, int], int], is_pixels=False):
     """Decorator: add ``fn(images, patch_size) -> [B, N, D]`` to the registry under ``name``."""
@@ -95,8 +105,17 @@ def list_targets() -> list[TargetInfo]:
     return list(_TARGETS.values())
 
 
+def current_target_name(name: str, stacklevel: int = 4) -> str:
+    """``name``, or the name a renamed target goes by now (with a ``DeprecationWarning``)."""
+    if name in RENAMED_TARGETS:
+        deprecated_alias(f"target {name!r}", RENAMED_TARGETS[name], stacklevel=stacklevel)
+        return RENAMED_TARGETS[name]
+    return name
+
+
 def get_target(name: str) -> TargetInfo:
     """The :class:`TargetInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
+    name = current_target_name(name)
     if name in _TARGETS:
         return _TARGETS[name]
     raise KeyError(f"unknown target {name!r}.{suggest(name, _TARGETS)} Known targets: {', '.join(_TARGETS)}.")
@@ -193,7 +212,8 @@ def image_gradients(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 @register_target(
     "hog",
     paper="MaskFeat (Wei et al., 2022)",
-    idea="Predict histograms of edge orientations (9 bins per small cell): texture and shape, not colour.",
+    idea="Predict histograms of edge orientations (9 bins per small cell and colour channel): "
+    "edges and texture, not brightness or contrast.",
     dim_fn=_hog_dim,
 )
 def hog_targets(images: torch.Tensor, patch_size: int, num_bins: int = HOG_BINS) -> torch.Tensor:
@@ -206,6 +226,10 @@ def hog_targets(images: torch.Tensor, patch_size: int, num_bins: int = HOG_BINS)
     3. each pixel votes its gradient magnitude into its bin, summed over cells of
        :func:`hog_cell_size` pixels;
     4. each cell's histogram (per channel) is L2-normalised.
+
+    Like MaskFeat's HOG, every colour channel gets its own histograms (108 values for a 16-px RGB patch),
+    so an edge between two colours of equal brightness still shows; a constant added to a channel, and
+    each cell's contrast, do not.
 
     Inside a patch the values are ordered (cell row, cell column, channel, bin).
     """
@@ -227,20 +251,22 @@ def hog_targets(images: torch.Tensor, patch_size: int, num_bins: int = HOG_BINS)
     return hist.reshape(batch, h * w, k * k * channels * num_bins)  # [B, N, D_hog]
 
 
-# ---------------------------------------------------------------------- frequency amplitude
+# ---------------------------------------------------------------------- per-patch Fourier amplitude
 @register_target(
-    "fft",
-    paper="Masked frequency modeling (Xie et al., 2022)",
-    idea="Predict how much of each spatial frequency a patch holds (log1p of the Fourier amplitude).",
+    "fft_amplitude",
+    paper="a per-patch spectrum (not MFM: see mae_lab.frequency)",
+    idea="Predict how much of each spatial frequency a hidden patch holds (log1p of its own Fourier "
+    "amplitude; the phase is dropped).",
     dim_fn=_pixel_dim,
 )
-def fft_targets(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+def fft_amplitude_targets(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     """``log1p(|FFT2(patch)|)`` per patch and channel, ``[B, N, p*p*C]``.
 
     The 2-D FFT runs over each patch's rows and columns with ``norm="ortho"`` (so the
     scale does not grow with the patch size); the amplitude is compressed with
     ``log1p``.  Values are ordered (frequency row, frequency column, channel), entry 0 of
-    each channel being the DC term (``patch mean * p``).
+    each channel being the DC term (``patch mean * p``).  Only the amplitude is kept: two
+    patches whose contents are shifted copies of each other get the same target.
     """
     batch, channels = images.shape[:2]
     p = patch_size
@@ -250,3 +276,9 @@ def fft_targets(images: torch.Tensor, patch_size: int) -> torch.Tensor:
     spectrum = torch.fft.fft2(patches, dim=(2, 3), norm="ortho")  # [B, N, p, p, C] complex
     amplitude = torch.log1p(spectrum.abs())  # [B, N, p, p, C]
     return amplitude.reshape(batch, num_patches, p * p * channels)
+
+
+def fft_targets(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Deprecated: :func:`fft_amplitude_targets` (the target is now called ``fft_amplitude``)."""
+    deprecated_alias("fft_targets", "fft_amplitude_targets")
+    return fft_amplitude_targets(images, patch_size)

@@ -97,8 +97,12 @@ class PretrainConfig:
         model: a preset name (``"mae_micro"``, ``"mae_tiny"``, ...); its ``image_size`` and ``channels``
             follow the data. model_overrides: other :class:`~mae_lab.models.MAEConfig` fields.
         target: what to reconstruct (``"pixels"``, ``"norm_pixels"``, ``"hog"``, ...); ``None``: the preset's.
+        ``model_overrides={"design": "simmim"}`` or ``{"design": "mfm"}`` trains SimMIM or masked frequency
+        modeling with the same loop.
     Masking:
-        masker, masker_options: a strategy from :func:`mae_lab.list_maskers` and its options.
+        masker, masker_options: a strategy from :func:`mae_lab.list_maskers` and its options. For an MFM
+            model the masker names the filter (``"random"``: low- or high-pass per image, ``"low_pass"``,
+            ``"high_pass"``; option ``radius``) and the mask ratio does not apply.
         mask_ratio: fraction of patches hidden. ratio_schedule: keyword arguments of
             :func:`mae_lab.masking.make_schedule` (e.g. ``{"kind": "linear", "start": 0.9, "end": 0.6}``)
             to change the ratio over training; ``None`` keeps ``mask_ratio``.

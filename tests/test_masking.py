@@ -67,6 +67,7 @@ def test_default_ratios_match_the_papers():
     assert draw("block").num_hidden == 78  # BEiT's ~40 % (75 of 196 at 0.383)
     assert draw("simmim").num_hidden == 118  # 60 %
     assert draw("tube", grid=(8, 14, 14)).num_hidden == round(8 * 196 * 0.9)
+    assert get_masker("attention").default_ratio == 0.3  # AttMask's pred_ratio, for a distillation student
 
 
 # ---------------------------------------------------------------------- exact counts and indices (property)

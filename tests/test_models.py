@@ -335,3 +335,87 @@ def test_mask_objects_are_moved_and_kept():
     x = images_for(model, batch=2)
     out = model(x, ratio=0.5, seed=0)
     assert isinstance(out.mask, Mask) and out.mask.grid == model.grid
+
+
+# ---------------------------------------------------------------------- MFM (masked frequency modeling)
+def test_mfm_encoder_sees_every_token_of_the_filtered_image_and_no_mask_token():
+    from mae_lab.frequency import FrequencyMask, frequency_corrupt, frequency_loss
+
+    model = micro(design="mfm", frequency_radius=2.0)
+    assert not hasattr(model, "mask_token") and model.config.resolved_frequency_radius == 2.0
+    x = images_for(model, batch=2)
+    mask = model.make_mask(2, "low_pass")
+    assert isinstance(mask, FrequencyMask) and mask.removed.shape == (2, 8, 8) and mask.filters == ("low_pass",) * 2
+    out = model(x, mask=mask)
+    assert out.latent.shape == (2, 1 + model.num_patches, model.config.embed_dim)
+    assert out.pred.shape == out.target.shape == (2, model.num_patches, 4)
+    # the encoder reads the low-pass image: changing what the filter removes changes nothing
+    blurry = frequency_corrupt(x, "low_pass", 2.0)[0]
+    assert torch.allclose(model(blurry, mask=mask).latent, out.latent, atol=1e-5)
+    # the loss is the frequency distance on the removed frequencies, between the images
+    image_pred = mae_lab.unpatchify(out.pred, 2, model.grid, 1)
+    assert torch.allclose(out.loss, frequency_loss(image_pred, x, mask.removed), atol=1e-6)
+    # features and attention read the clean image, every token
+    assert model.features(x).shape == (2, model.config.embed_dim)
+    assert model.attention_maps(x)[0].shape[-1] == 1 + model.num_patches
+
+
+def test_mfm_masks_follow_the_masker_and_reject_patch_options():
+    model = micro(design="mfm")
+    assert model.config.resolved_frequency_radius == 2.0  # 16 of 224 px scaled to 8 px, floored at 2
+    drawn = model.make_mask(64, seed=0)  # "random": low- or high-pass per image
+    assert 16 < sum(f == "low_pass" for f in drawn.filters) < 48
+    assert model.make_mask(4, seed=0).filters == model.make_mask(4, seed=0).filters
+    assert model.make_mask(2, "high_pass", radius=3).radius == 3
+    with pytest.raises(ValueError, match="radius"):
+        model.make_mask(2, "low_pass", cell_size=2)
+    with pytest.raises(ValueError, match="low_pass"):
+        model.make_mask(2, "block")
+    with pytest.raises(ValueError, match="FrequencyMask"):
+        model(images_for(model, batch=2), mask=make_mask("random", 2, grid=(4, 4), ratio=0.5, seed=0))
+    with pytest.raises(ValueError, match="'pixels'"):
+        get_preset("mae_micro", design="mfm", target="hog")
+    with pytest.raises(ValueError, match="positive"):
+        get_preset("mae_micro", design="mfm", frequency_radius=0)
+    assert "no patch hidden" in repr(model) and "loss=frequency" in repr(model)
+
+
+def test_mfm_trains_reconstructs_and_round_trips_through_a_checkpoint(tmp_path):
+    from mae_lab import checkpoints
+
+    model = micro(design="mfm")
+    x = images_for(model, batch=4)
+    mask = model.make_mask(4, seed=1)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(5):
+        loss = model(x, mask=mask).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+    out = model(x, mask=mask)
+    rec = model.reconstruct(x, out)
+    assert rec.masked_input.shape == rec.reconstruction.shape == rec.pasted.shape == x.shape
+    from mae_lab.frequency import apply_frequency_mask
+
+    assert torch.allclose(rec.masked_input, apply_frequency_mask(x, mask.removed).clamp(0, 1), atol=1e-6)
+    # pasted keeps the image's own frequencies where the filter kept them and takes the prediction's where it
+    # removed them: a prediction that is right only in the removed band pastes back the whole image
+    oracle = model(x, mask=mask)
+    band_only = apply_frequency_mask(x, ~mask.removed) + apply_frequency_mask(torch.rand_like(x), mask.removed)
+    oracle.pred = mae_lab.patchify(band_only, 2)  # right in the removed band, noise elsewhere
+    assert torch.allclose(model.reconstruct(x, oracle).pasted, x, atol=1e-5)
+    checkpoints.save_checkpoint(model, tmp_path / "mfm")
+    loaded = checkpoints.load_checkpoint(tmp_path / "mfm")
+    assert loaded.config.design == "mfm"
+    assert torch.allclose(loaded(x, mask=mask).loss, out.loss, atol=1e-6)
+
+
+def test_the_old_fft_target_name_is_renamed_in_configs():
+    with pytest.warns(DeprecationWarning, match="fft_amplitude"):
+        config = get_preset("mae_micro", target="fft")
+    assert config.target == "fft_amplitude"
+    saved = {**config.to_dict(), "target": "fft"}  # a checkpoint written before the rename: no warning
+    assert MAEConfig.from_dict(saved).target == "fft_amplitude"

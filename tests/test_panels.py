@@ -116,3 +116,11 @@ def test_render_attention_and_tiles():
 
 
 
+
+
+def test_render_frequency_filter_panel_changes_with_the_filter_and_radius(images):
+    low = panels.render_frequency_filter(images[0], "low_pass", 2, size=96)
+    assert low.dtype == np.uint8 and low.ndim == 3 and low.shape[2] == 3
+    assert low.shape[1] > 3 * 96  # three panels side by side
+    assert not np.array_equal(low, panels.render_frequency_filter(images[0], "high_pass", 2, size=96))
+    assert not np.array_equal(low, panels.render_frequency_filter(images[0], "low_pass", 6, size=96))

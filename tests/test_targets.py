@@ -1,4 +1,4 @@
-"""Reconstruction targets: pixels, per-patch normalised pixels, HOG and Fourier amplitude."""
+"""Reconstruction targets: pixels, per-patch normalised pixels, HOG and each patch's Fourier amplitude."""
 
 import math
 
@@ -9,6 +9,7 @@ from mae_lab.patches import patchify
 from mae_lab.targets import (
     HOG_BINS,
     compute_target,
+    fft_amplitude_targets,
     fft_targets,
     get_target,
     hog_cell_size,
@@ -24,16 +25,16 @@ def rand_images(batch=2, channels=3, size=16, seed=0):
 
 
 def test_registry_lists_every_target_and_suggests_names():
-    assert [t.name for t in list_targets()] == ["pixels", "norm_pixels", "hog", "fft"]
+    assert [t.name for t in list_targets()] == ["pixels", "norm_pixels", "hog", "fft_amplitude"]
     assert get_target("pixels").is_pixels and get_target("norm_pixels").is_pixels
-    assert not get_target("hog").is_pixels and not get_target("fft").is_pixels
+    assert not get_target("hog").is_pixels and not get_target("fft_amplitude").is_pixels
     with pytest.raises(KeyError, match="'norm_pixels'"):
         get_target("norm_pixel")
     with pytest.raises(KeyError, match="Known targets"):
         compute_target("wavelets", rand_images(), 4)
 
 
-@pytest.mark.parametrize("name", ["pixels", "norm_pixels", "hog", "fft"])
+@pytest.mark.parametrize("name", ["pixels", "norm_pixels", "hog", "fft_amplitude"])
 def test_shapes_match_declared_dims(name):
     for patch, channels in [(2, 1), (4, 3), (8, 3), (16, 3)]:
         images = rand_images(channels=channels, size=patch * 4)
@@ -101,7 +102,7 @@ def test_hog_is_blind_to_brightness_and_contrast():
 
 def test_fft_of_a_constant_patch_is_only_dc():
     value = 0.6
-    out = fft_targets(torch.full((1, 2, 8, 8), value), 4)  # [1, 4, 4*4*2]
+    out = fft_amplitude_targets(torch.full((1, 2, 8, 8), value), 4)  # [1, 4, 4*4*2]
     spectrum = out.reshape(1, 4, 4, 4, 2)  # [B, N, fr, fc, C]
     dc = spectrum[:, :, 0, 0, :]
     assert torch.allclose(dc, torch.full_like(dc, math.log1p(value * 4)), atol=1e-5)  # ortho: mean * p
@@ -113,7 +114,38 @@ def test_fft_of_a_constant_patch_is_only_dc():
 def test_fft_of_a_stripe_pattern_peaks_at_its_frequency():
     cols = torch.arange(4).float()
     stripes = (0.5 + 0.5 * torch.cos(2 * math.pi * cols / 2)).expand(4, 4).reshape(1, 1, 4, 4)  # period 2
-    spectrum = fft_targets(stripes, 4).reshape(4, 4)  # (freq row, freq col)
+    spectrum = fft_amplitude_targets(stripes, 4).reshape(4, 4)  # (freq row, freq col)
     ac = spectrum.clone()
     ac[0, 0] = 0
     assert ac.argmax().item() == 2  # row 0, column frequency 2 (Nyquist for period 2)
+
+
+def test_fft_amplitude_ignores_where_things_sit_inside_a_patch():
+    # the amplitude drops the phase: a patch and its circular shift get the same target
+    patch = torch.rand(1, 1, 4, 4, generator=torch.Generator().manual_seed(3))
+    shifted = torch.roll(patch, shifts=(1, 2), dims=(2, 3))
+    assert torch.allclose(fft_amplitude_targets(patch, 4), fft_amplitude_targets(shifted, 4), atol=1e-5)
+    assert not torch.allclose(compute_target("pixels", patch, 4), compute_target("pixels", shifted, 4))
+
+
+def test_the_old_fft_name_still_works_and_warns():
+    images = rand_images(channels=1, size=8)
+    with pytest.warns(DeprecationWarning, match="fft_amplitude"):
+        info = get_target("fft")
+    assert info.name == "fft_amplitude"
+    with pytest.warns(DeprecationWarning, match="fft_amplitude"):
+        old = compute_target("fft", images, 4)
+    assert torch.equal(old, fft_amplitude_targets(images, 4))
+    with pytest.warns(DeprecationWarning, match="fft_amplitude_targets"):
+        assert torch.equal(fft_targets(images, 4), old)
+
+
+def test_hog_keeps_colour_edges_that_have_no_brightness_edge():
+    # red on the left, green on the right: the same brightness everywhere, yet HOG (per channel) sees an edge
+    image = torch.zeros(1, 3, 8, 8)
+    image[:, 0, :, :4] = 1.0
+    image[:, 1, :, 4:] = 1.0
+    grey = image.mean(dim=1, keepdim=True)
+    assert torch.all(hog_targets(grey, 8) == 0)  # no edge in brightness
+    per_channel = hog_targets(image, 8).reshape(4, 3, HOG_BINS)  # [cells, channels, bins]
+    assert per_channel[:, :2].sum() > 0 and per_channel[:, 2].abs().max() == 0  # red and green edges, blue flat

@@ -46,3 +46,16 @@ def test_hog_glyphs_point_along_the_edge():
     (x0, y0), (x1, y1) = lines.get_segments()[int(np.argmax(alphas))]
     # the brightest line runs along the edge: vertical, up to half a bin (10 degrees) of tilt
     assert abs(x1 - x0) <= np.tan(np.radians(10.5)) * abs(y1 - y0) and abs(y1 - y0) > 1
+
+
+def test_plot_frequency_corruption_draws_the_image_both_filters_and_their_spectra():
+    image = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2))
+    fig = viz.plot_frequency_corruption(image, radius=4)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(fig.axes) == 6
+    assert any("low-pass filtered" in t for t in titles) and any("high-pass filtered" in t for t in titles)
+    kept = [t for t in titles if "of the frequencies kept" in t]
+    assert kept[0].startswith("low-pass: 4.4%") and kept[1].startswith("high-pass: 95.6%")  # 45 of 1024 within 4
+    assert all(any(type(p).__name__ == "Circle" for p in ax.patches) for ax in fig.axes[3:])  # the radius, drawn
+    assert "radius 2.28" in viz.plot_frequency_corruption(image).axes[3].get_title()  # MFM's 16 of 224, scaled
+    assert viz.figure_to_array(fig).std() > 0

@@ -11,20 +11,23 @@ mae_lab's reference implementation and says what is wrong in plain words. It ret
 
 from .attention import check_attention_distance, check_rollout
 from .core import PREDICTIONS, CheckResult, check_prediction
+from .designs import check_cosine_schedule, check_simmim_tokens
 from .mae import check_masked_loss, check_mean_baseline, check_norm_pixels
 from .masking import check_num_visible, check_random_masking
 from .patches import check_patchify, check_token_count
 from .probing import check_knn_vote
-from .sequences import check_sequence_masking
-from .targets import check_cosine_schedule, check_fft_target, check_hog_bins
+from .sequences import check_bert_corruption
+from .targets import check_frequency_corrupt, check_frequency_loss, check_hog_bins
 from .training import check_lr_scaling, check_warmup_cosine
 
 __all__ = [
     "PREDICTIONS",
     "CheckResult",
     "check_attention_distance",
+    "check_bert_corruption",
     "check_cosine_schedule",
-    "check_fft_target",
+    "check_frequency_corrupt",
+    "check_frequency_loss",
     "check_hog_bins",
     "check_knn_vote",
     "check_lr_scaling",
@@ -36,7 +39,7 @@ __all__ = [
     "check_prediction",
     "check_random_masking",
     "check_rollout",
-    "check_sequence_masking",
+    "check_simmim_tokens",
     "check_token_count",
     "check_warmup_cosine",
 ]

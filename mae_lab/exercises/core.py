@@ -140,8 +140,8 @@ PREDICTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "hog": "Right: HOG is built from differences between neighbouring pixels, and a constant shift cancels "
             "in a difference (norm_pixels ignores it too: it subtracts each patch's own mean).",
             "pixels": "Not quite: every pixel value moves by the shift, so the pixel target moves with it.",
-            "fft": "Not quite: the frequency (0, 0) is the patch mean, and the mean moved; only the other "
-            "frequencies stay put.",
+            "fft_amplitude": "Not quite: the frequency (0, 0) is the patch mean, and the mean moved; only the "
+            "other frequencies stay put.",
         },
     ),
     "mae_linear_vs_finetune": (
@@ -175,6 +175,26 @@ PREDICTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "at 75-90 % every region has some context; MAE found random masking best at 75 %.",
             "grid": "Not quite: a regular grid keeps evenly spread visible patches at any ratio; its problem is the "
             "opposite one — the task stays too easy (neighbours leak), so it is mediocre at every ratio.",
+        },
+    ),
+    "guided_mask_harder": (
+        "high",
+        {
+            "high": "Right: hiding what the model looks at most (usually the object) leaves it the least to go on; "
+            "AttMask calls this the harder, more useful task — for a student distilled from a teacher.",
+            "low": "Not quite: the least attended patches are mostly background, which the visible object and "
+            "the other background patches give away; that is the easy task.",
+        },
+    ),
+    "mlm_corruption_rate": (
+        "13.5",
+        {
+            "13.5": "Right: 80 % of the 15 % show [MASK] (12 %) and 10 % a random token (1.5 %); the other 10 % "
+            "keep their true token, so 13.5 % of the input is changed while the loss is taken at all 15 %.",
+            "15": "Not quite: that is the prediction rate. 10 % of the predicted tokens are left unchanged, so "
+            "only 90 % of them (13.5 % of the text) are corrupted.",
+            "12": "Not quite: that counts the [MASK] tokens only; the random tokens (1.5 % of the text) are "
+            "corrupted too, so 13.5 % of the input changes.",
         },
     ),
     "mlm_eval_ratio": (

@@ -12,13 +12,14 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from ..frequency import default_radius
 from ..patches import grid_size
-from ..targets import get_target, target_dim
+from ..targets import RENAMED_TARGETS, current_target_name, get_target, target_dim
 from ..utils import deprecated_alias
 
 __all__ = ["DESIGNS", "IMAGENET_MEAN", "IMAGENET_STD", "LOSS_TYPES", "RENAMED_FIELDS", "MAEConfig"]
 
-DESIGNS = ("mae", "simmim")
+DESIGNS = ("mae", "simmim", "mfm")
 LOSS_TYPES = ("mse", "l1")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -44,15 +45,20 @@ class MAEConfig:
         decoder_embed_dim, decoder_depth, decoder_num_heads: the same for the MAE decoder.
         mlp_ratio: hidden width of each MLP, as a multiple of the block width.
         target: what to predict, a name from :mod:`mae_lab.targets` (``"pixels"``,
-            ``"norm_pixels"``, ``"hog"``, ``"fft"``).
-        design: ``"mae"`` (encoder sees visible tokens only) or ``"simmim"`` (mask tokens go
-            through the encoder, linear head).
+            ``"norm_pixels"``, ``"hog"``, ``"fft_amplitude"``).
+        design: ``"mae"`` (encoder sees visible tokens only), ``"simmim"`` (mask tokens go
+            through the encoder, linear head) or ``"mfm"`` (masked frequency modeling: no patch is
+            hidden; the encoder sees the whole low- or high-pass filtered image, a linear head
+            predicts the image and the loss compares spectra on the removed frequencies, see
+            :mod:`mae_lab.frequency`; its target is ``"pixels"``).
         qkv_bias: bias in the attention's ``qkv`` projection.
         norm_eps: LayerNorm epsilon (1e-6 in the official MAE).
         preset: name of the preset this config came from, if any.
         loss_type: ``"mse"`` or ``"l1"``; ``None`` picks the design's own (MAE: mse, SimMIM: l1).
         pixel_mean, pixel_std: per-channel statistics to normalise ``[0, 1]`` images with
             inside the model (``None``: feed images as they are).
+        frequency_radius: ``"mfm"`` only: the filters' radius in cycles per image (``None``: MFM's
+            16 of 224 px scaled to ``image_size``, at least 2).
     """
 
     image_size: int = 224
@@ -73,8 +79,10 @@ class MAEConfig:
     loss_type: str | None = None
     pixel_mean: tuple[float, ...] | None = None
     pixel_std: tuple[float, ...] | None = None
+    frequency_radius: float | None = None
 
     def __post_init__(self) -> None:
+        self.target = current_target_name(self.target, stacklevel=5)  # "fft" is now "fft_amplitude"
         if self.pixel_mean is not None:
             self.pixel_mean = tuple(float(v) for v in self.pixel_mean)
         if self.pixel_std is not None:
@@ -90,6 +98,11 @@ class MAEConfig:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES} or None, got {self.loss_type!r}")
         self._check_sizes()
         get_target(self.target)  # KeyError with suggestions for an unknown target
+        if self.design == "mfm" and self.target != "pixels":
+            raise ValueError(f"design='mfm' predicts the image and compares spectra; its target is 'pixels', "
+                             f"got {self.target!r}")
+        if self.frequency_radius is not None and not float(self.frequency_radius) > 0:
+            raise ValueError(f"frequency_radius must be positive (cycles per image), got {self.frequency_radius!r}")
         grid_size(self.image_size, self.patch_size)  # image_size must be a multiple of patch_size
         self._check_width("embed_dim", self.embed_dim, "num_heads", self.num_heads)
         if self.design == "mae":
@@ -140,6 +153,13 @@ class MAEConfig:
         return target_dim(self.target, self.patch_size, self.channels)
 
     @property
+    def resolved_frequency_radius(self) -> float:
+        """``frequency_radius``, or MFM's radius scaled to ``image_size`` when it is ``None``."""
+        if self.frequency_radius is not None:
+            return float(self.frequency_radius)
+        return default_radius(self.image_size)
+
+    @property
     def resolved_loss_type(self) -> str:
         """``loss_type``, or the design's default when it is ``None``."""
         if self.loss_type is not None:
@@ -159,6 +179,8 @@ class MAEConfig:
     def from_dict(cls, data: dict[str, Any]) -> MAEConfig:
         """Inverse of :meth:`to_dict`; unknown keys are ignored with a warning."""
         data = _renamed(data, "MAEConfig.from_dict", warn=False)  # checkpoints written before the rename
+        if data.get("target") in RENAMED_TARGETS:  # likewise for target names
+            data = {**data, "target": RENAMED_TARGETS[data["target"]]}
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:

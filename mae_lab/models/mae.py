@@ -18,6 +18,13 @@ tokens, and a single linear layer predicts every patch; the loss is the mean abs
 error (L1, as in the SimMIM paper) on hidden patches.  Comparing both on the same data
 shows why dropping tokens matters.
 
+A third, masked frequency modeling (Xie et al., 2023, "Masked Frequency Modeling for
+Self-Supervised Visual Pre-Training"), is ``design="mfm"``: no patch is hidden.  Its "mask"
+is a :class:`~mae_lab.frequency.FrequencyMask` (a low- or high-pass filter per image); the
+encoder sees every token of the filtered image, a linear head predicts the image, and the
+loss compares the spectra of prediction and image on the removed frequencies
+(:func:`~mae_lab.frequency.frequency_loss`).
+
 Images go in as ``[B, C, H, W]`` in ``[0, 1]``; when the config has ``pixel_mean`` /
 ``pixel_std`` (the official ImageNet models do) the model normalises them itself, and the
 targets are computed on the normalised images, as in the official code.
@@ -31,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..frequency import FrequencyMask, apply_frequency_mask, draw_frequency_mask, frequency_loss
 from ..masking import Mask, make_mask
 from ..patches import patchify, sincos_pos_embed_2d, unpatchify
 from ..targets import compute_target, get_target, patch_mean_std
@@ -47,9 +55,10 @@ class MAEOutput:
     """What :meth:`MaskedAutoencoder.forward` returns.
 
     Attributes:
-        loss: scalar, the loss on hidden patches.
+        loss: scalar, the loss on hidden patches (MFM: on the removed frequencies).
         pred: ``[B, N, target_dim]``, a prediction for every patch (visible ones too).
-        mask: the :class:`~mae_lab.masking.Mask` used (``hidden`` is ``[B, N]``).
+        mask: the :class:`~mae_lab.masking.Mask` used (``hidden`` is ``[B, N]``); for MFM the
+            :class:`~mae_lab.frequency.FrequencyMask` (``removed`` is ``[B, H, W]``).
         target: ``[B, N, target_dim]``, what ``pred`` was compared with.
         latent: encoder output ``[B, 1 + N_vis, D]`` (``[B, 1 + N, D]`` for SimMIM).
         attentions: with ``return_attention=True``, one ``[B, heads, T, T]`` per encoder block.
@@ -57,7 +66,7 @@ class MAEOutput:
 
     loss: torch.Tensor
     pred: torch.Tensor
-    mask: Mask
+    mask: Mask | FrequencyMask
     target: torch.Tensor
     latent: torch.Tensor
     attentions: list[torch.Tensor] | None = None
@@ -123,7 +132,10 @@ class MAEDecoder(nn.Module):
 
 
 class SimMIMHead(nn.Module):
-    """SimMIM's prediction head: one linear layer per token, ``[B, 1 + N, D] -> [B, N, target_dim]``."""
+    """SimMIM's prediction head: one linear layer per token, ``[B, 1 + N, D] -> [B, N, target_dim]``.
+
+    MFM's ViT head is the same layer (its 1x1 convolution and pixel shuffle act on each token alone).
+    """
 
     def __init__(self, embed_dim: int, out_dim: int):
         super().__init__()
@@ -136,7 +148,7 @@ class SimMIMHead(nn.Module):
 
 # ---------------------------------------------------------------------- the model
 class MaskedAutoencoder(nn.Module):
-    """A masked autoencoder (MAE, or SimMIM with ``design="simmim"``).
+    """A masked autoencoder (MAE; SimMIM with ``design="simmim"``; MFM with ``design="mfm"``).
 
     Build one from a preset or a config::
 
@@ -148,7 +160,7 @@ class MaskedAutoencoder(nn.Module):
         grid: patches per side ``(h, w)``; num_patches: ``N``; patch_size: ``p``.
         target_dim: length of one patch's target.
         encoder: :class:`~mae_lab.models.vit.ViTEncoder`.
-        decoder: :class:`MAEDecoder` (or :class:`SimMIMHead`).
+        decoder: :class:`MAEDecoder` (or :class:`SimMIMHead` for SimMIM and MFM).
         mask_token: SimMIM only, ``[1, 1, D]``, replaces hidden patch embeddings.
         metadata: dict filled by :func:`mae_lab.hub.load_checkpoint` (training history, ...).
 
@@ -184,8 +196,10 @@ class MaskedAutoencoder(nn.Module):
         if c.design == "mae":
             self.decoder = MAEDecoder(self.grid, c.embed_dim, c.decoder_embed_dim, c.decoder_depth,
                                       c.decoder_num_heads, c.mlp_ratio, c.qkv_bias, c.norm_eps, self.target_dim)
-        else:
+        elif c.design == "simmim":
             self.mask_token = nn.Parameter(torch.zeros(1, 1, c.embed_dim))
+            self.decoder = SimMIMHead(c.embed_dim, self.target_dim)
+        else:  # mfm: no mask token at all, the same one-layer head
             self.decoder = SimMIMHead(c.embed_dim, self.target_dim)
 
     def _register_pixel_stats(self, c: MAEConfig) -> None:
@@ -209,7 +223,8 @@ class MaskedAutoencoder(nn.Module):
         nn.init.xavier_uniform_(proj.weight.view(proj.weight.shape[0], -1))  # as a Linear on flat patches
         nn.init.zeros_(proj.bias)
         nn.init.normal_(self.encoder.cls_token, std=0.02)
-        tokens = [self.decoder.mask_token] if self.config.design == "mae" else [self.mask_token]
+        design = self.config.design
+        tokens = [self.decoder.mask_token] if design == "mae" else [self.mask_token] if design == "simmim" else []
         for token in tokens:
             nn.init.normal_(token, std=0.02)
 
@@ -231,11 +246,29 @@ class MaskedAutoencoder(nn.Module):
 
         ``masker`` is any name from :func:`mae_lab.list_maskers`; ``ratio=None`` uses that
         strategy's default ratio.
+
+        An MFM model (``design="mfm"``) hides no patch: it returns a
+        :class:`~mae_lab.frequency.FrequencyMask` of shape ``[batch_size, H, W]``. Its ``masker`` names
+        the filter: ``"random"`` (low- or high-pass, one each with probability 0.5 per image, as in MFM),
+        ``"low_pass"`` or ``"high_pass"``; the option ``radius=`` overrides ``config.frequency_radius``.
+        ``ratio`` does not apply (the radius decides how much is removed) and is ignored.
         """
+        if self.config.design == "mfm":
+            size = self.config.image_size
+            radius = options.pop("radius", self.config.resolved_frequency_radius)
+            if options:
+                raise ValueError(f"an MFM model's mask takes only radius=, got {sorted(options)}")
+            return draw_frequency_mask(batch_size, size, size, radius, filter=masker, seed=seed, generator=generator)
         return make_mask(masker, batch_size, grid=self.grid, ratio=ratio, seed=seed, generator=generator,
                          **options)
 
-    def _check_mask(self, mask: Mask, batch_size: int) -> Mask:
+    def _check_mask(self, mask: Mask | FrequencyMask, batch_size: int) -> Mask | FrequencyMask:
+        if self.config.design == "mfm":
+            size = self.config.image_size
+            if not isinstance(mask, FrequencyMask) or tuple(mask.removed.shape) != (batch_size, size, size):
+                raise ValueError(f"an MFM model needs a FrequencyMask [B, H, W] = [{batch_size}, {size}, {size}]; "
+                                 f"make it with model.make_mask({batch_size}, 'random')")
+            return mask
         if not isinstance(mask, Mask):
             mask = Mask.from_hidden(torch.as_tensor(mask), grid=self.grid)
         if tuple(mask.hidden.shape) != (batch_size, self.num_patches):
@@ -257,7 +290,8 @@ class MaskedAutoencoder(nn.Module):
 
         Returns:
             ``latent [B, 1 + N_vis, D]`` (class token first, then the visible patches in
-            ``mask.ids_keep`` order).  SimMIM keeps every token: ``[B, 1 + N, D]``.
+            ``mask.ids_keep`` order).  SimMIM keeps every token: ``[B, 1 + N, D]``; so does MFM,
+            whose encoder sees the image filtered by ``mask`` (a ``FrequencyMask``).
             With ``return_attention=True``: ``(latent, attentions)``, one
             ``[B, heads, T, T]`` per block, ``T = latent.shape[1]``.
         """
@@ -266,6 +300,10 @@ class MaskedAutoencoder(nn.Module):
             mask = self._check_mask(mask, images.shape[0]).to(images.device)
         if self.config.design == "simmim":
             tokens = self._simmim_tokens(x, mask)  # [B, N, D]
+        elif self.config.design == "mfm":
+            if mask is not None:
+                x = apply_frequency_mask(x, mask.removed)  # the whole image, low- or high-pass filtered
+            tokens = self.encoder.embed(x)  # [B, N, D]: every token, no mask token
         else:
             tokens = self.encoder.embed(x)  # [B, N, D]
             if mask is not None:
@@ -287,7 +325,7 @@ class MaskedAutoencoder(nn.Module):
         ``mask.ids_restore``, adds decoder positions and runs the decoder blocks.
         ``mask=None`` means every patch was visible.
         """
-        if self.config.design == "simmim":
+        if self.config.design in ("simmim", "mfm"):
             return self.decoder(latent)
         if mask is None:
             if latent.shape[1] != 1 + self.num_patches:
@@ -308,12 +346,19 @@ class MaskedAutoencoder(nn.Module):
             return diff.abs().mean(dim=-1)
         return (diff**2).mean(dim=-1)
 
-    def loss(self, target: torch.Tensor, pred: torch.Tensor, mask: Mask | torch.Tensor) -> torch.Tensor:
+    def loss(self, target: torch.Tensor, pred: torch.Tensor, mask: Mask | FrequencyMask | torch.Tensor) -> torch.Tensor:
         """Mean of :meth:`per_patch_loss` over the **hidden** patches only (a scalar).
 
         ``mask`` is a :class:`Mask` or a bool ``[B, N]`` (True = hidden).  If nothing is
         hidden (ratio 0), the mean over all patches is returned instead.
+
+        MFM (``mask`` a :class:`~mae_lab.frequency.FrequencyMask`): the images are put back together
+        and compared in the frequency domain on the removed frequencies (:func:`frequency_loss`).
         """
+        if isinstance(mask, FrequencyMask):
+            p, grid, channels = self.patch_size, self.grid, self.config.channels
+            return frequency_loss(unpatchify(pred, p, grid, channels), unpatchify(target, p, grid, channels),
+                                  mask.removed)
         hidden = mask.hidden if isinstance(mask, Mask) else torch.as_tensor(mask)
         per_patch = self.per_patch_loss(target, pred)  # [B, N]
         weights = hidden.to(device=per_patch.device, dtype=per_patch.dtype)  # [B, N]
@@ -401,10 +446,14 @@ class MaskedAutoencoder(nn.Module):
 
         Returns:
             :class:`Reconstruction` (images ``[B, C, H, W]`` clamped to ``[0, 1]``,
-            ``patch_error [B, N]``).
+            ``patch_error [B, N]``).  For MFM, ``masked_input`` is the filtered image the encoder saw,
+            and ``pasted`` keeps the image's own frequencies where the filter kept them and takes the
+            prediction's in the removed band.
         """
         if out is None:
             out = self(images, **forward_kwargs)
+        if isinstance(out.mask, FrequencyMask):
+            return self._reconstruct_frequencies(images, out)
         p, channels = self.patch_size, self.config.channels
         hidden = out.mask.hidden.to(images.device).unsqueeze(-1)  # [B, N, 1]
         original_patches = patchify(images, p)  # [B, N, p*p*C]
@@ -419,6 +468,20 @@ class MaskedAutoencoder(nn.Module):
             masked_input=unpatchify(masked, p, self.grid, channels),
             reconstruction=reconstruction,
             pasted=pasted,
+            patch_error=self.per_patch_loss(out.target, out.pred),
+            mask=out.mask,
+        )
+
+    def _reconstruct_frequencies(self, images: torch.Tensor, out: MAEOutput) -> Reconstruction:
+        removed = out.mask.removed.to(images.device)[:, None]  # [B, 1, H, W]
+        pred = unpatchify(self.prediction_to_pixels(images, out.pred), self.patch_size, self.grid,
+                          self.config.channels)  # [B, C, H, W] in [0, 1] units
+        spectrum = torch.where(removed, torch.fft.fft2(pred.float()), torch.fft.fft2(images.float()))
+        return Reconstruction(
+            original=images,
+            masked_input=apply_frequency_mask(images, out.mask.removed).clamp(0.0, 1.0),
+            reconstruction=pred.clamp(0.0, 1.0),
+            pasted=torch.fft.ifft2(spectrum).real.clamp(0.0, 1.0),
             patch_error=self.per_patch_loss(out.target, out.pred),
             mask=out.mask,
         )
@@ -459,8 +522,8 @@ class MaskedAutoencoder(nn.Module):
         n = self.num_patches
         visible = n - round(n * ratio)
         encoder_params = _millions(self.num_params("encoder"))
-        title = f"MaskedAutoencoder '{c.preset or 'custom'}' (design={c.design}, target={c.target}, "
-        title += f"loss={c.resolved_loss_type})"
+        loss = "frequency" if c.design == "mfm" else c.resolved_loss_type
+        title = f"MaskedAutoencoder '{c.preset or 'custom'}' (design={c.design}, target={c.target}, loss={loss})"
         grid_line = f"  input   {c.channels}x{c.image_size}x{c.image_size} -> {h}x{w} = {n} patches of "
         grid_line += f"{c.patch_size}x{c.patch_size} px ({self.target_dim} target values each)"
         lines = [
@@ -474,10 +537,14 @@ class MaskedAutoencoder(nn.Module):
                          f"{c.decoder_num_heads} heads: {decoder_params} params")
             lines.append(f"  at mask ratio {ratio:.0%}: encoder sees 1 + {visible} tokens, "
                          f"decoder sees 1 + {n} tokens")
-        else:
+        elif c.design == "simmim":
             lines.append(f"  head    linear {c.embed_dim} -> {self.target_dim}")
             lines.append(f"  at mask ratio {ratio:.0%}: encoder sees 1 + {n} tokens "
                          f"({n - visible} of them mask tokens)")
+        else:
+            lines.append(f"  head    linear {c.embed_dim} -> {self.target_dim}")
+            lines.append(f"  no patch hidden: encoder sees 1 + {n} tokens of the low- or high-pass filtered image "
+                         f"(radius {c.resolved_frequency_radius:g}); loss on the removed frequencies")
         lines.append(f"  total   {_millions(self.num_params())} parameters")
         return "\n".join(lines)
 

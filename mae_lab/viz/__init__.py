@@ -7,7 +7,7 @@ histories.  Nothing trains or loads a model.  Each subject has its own file:
 * :mod:`~mae_lab.viz.reconstruction` — ``plot_reconstruction``, ``plotly_patch_error``;
 * :mod:`~mae_lab.viz.attention` — ``plot_attention``, ``plot_attention_distance``, ``plotly_attention``;
 * :mod:`~mae_lab.viz.tokens` — ``plot_patch_tokens``, ``position_similarity``, ``plot_position_similarity``;
-* :mod:`~mae_lab.viz.targets` — ``plot_targets``;
+* :mod:`~mae_lab.viz.targets` — ``plot_targets``, ``plot_frequency_corruption``;
 * :mod:`~mae_lab.viz.training` — ``plot_training``, ``plot_snapshots``;
 * :mod:`~mae_lab.viz.probing` — ``plot_label_efficiency``, ``plot_probe``.
 
@@ -39,7 +39,7 @@ from .attention import plot_attention, plot_attention_distance, plotly_attention
 from .masks import mask_gallery, show_mask
 from .probing import plot_label_efficiency, plot_probe
 from .reconstruction import plot_reconstruction, plotly_patch_error
-from .targets import plot_targets
+from .targets import plot_frequency_corruption, plot_targets
 from .tokens import plot_patch_tokens, plot_position_similarity, position_similarity
 from .training import plot_snapshots, plot_training
 
@@ -49,6 +49,7 @@ __all__ = [
     "mask_gallery",
     "plot_attention",
     "plot_attention_distance",
+    "plot_frequency_corruption",
     "plot_label_efficiency",
     "plot_patch_tokens",
     "plot_position_similarity",

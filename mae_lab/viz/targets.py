@@ -1,10 +1,12 @@
-"""Figures of reconstruction targets: what a masked model is asked to predict for each patch.
+"""Figures of what a masked model predicts: the per-patch targets, and masked frequency modeling's filters.
 
-The four targets of :mod:`mae_lab.targets` side by side: raw pixels (He et al., 2021, MAE),
-per-patch normalised pixels (MAE's ``norm_pix_loss``), histograms of oriented gradients
-(Wei et al., 2022, "Masked Feature Prediction for Self-Supervised Visual Pre-Training",
-MaskFeat) and per-patch Fourier amplitudes (after Xie et al., 2022, "Masked Frequency
-Modeling for Self-Supervised Visual Pre-Training").
+* :func:`plot_targets` — the four targets of :mod:`mae_lab.targets` side by side: raw pixels (He et al.,
+  2021, MAE), per-patch normalised pixels (MAE's ``norm_pix_loss``), histograms of oriented gradients
+  (Wei et al., 2022, "Masked Feature Prediction for Self-Supervised Visual Pre-Training", MaskFeat) and
+  each patch's own Fourier amplitude.
+* :func:`plot_frequency_corruption` — masked frequency modeling (Xie et al., 2023, "Masked Frequency
+  Modeling for Self-Supervised Visual Pre-Training"): a whole image and its spectrum, low-pass and
+  high-pass filtered (:mod:`mae_lab.frequency`).
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ import torch
 from matplotlib.collections import LineCollection
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Circle, Rectangle
 
+from ..frequency import default_radius, frequency_corrupt
 from ..masking import patch_saliency
 from ..panels import as_batch, default_patch_size, to_hwc
 from ..targets import HOG_BINS, compute_target, hog_cell_size
 from ._figure import new_figure, plain, resolve_query
 
-__all__ = ["plot_targets"]
+__all__ = ["plot_frequency_corruption", "plot_targets"]
 
 
 def _tile_patches(values: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -55,8 +58,8 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     Top row, the whole image: ``pixels`` (the image itself), ``norm_pixels`` (every patch
     rescaled to mean 0 and std 1, MAE's ``norm_pix_loss``), ``hog`` (the orientation histogram
     of each cell drawn as a star of lines along the edge directions, brighter = more gradient,
-    as in MaskFeat) and ``fft`` (each patch's log Fourier amplitude, lowest frequency in the
-    centre of its square).  Bottom row: the same four targets of one patch (outlined in cyan),
+    as in MaskFeat) and ``fft_amplitude`` (each patch's own log Fourier amplitude, lowest
+    frequency in the centre of its square).  Bottom row: the same four targets of one patch (outlined in cyan),
     with the number of values the model predicts for it.
 
     Args:
@@ -74,12 +77,12 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     query = resolve_query(patch, grid)
     if query is None:
         query = int(patch_saliency(x, p)[0].argmax())
-    targets = {name: compute_target(name, x, p)[0].numpy() for name in ("pixels", "norm_pixels", "hog", "fft")}
+    targets = {name: compute_target(name, x, p)[0].numpy() for name in ("pixels", "norm_pixels", "hog", "fft_amplitude")}
     rgb = to_hwc(x[0])
     norm = targets["norm_pixels"].reshape(-1, p, p, channels)  # [N, p, p, C]
     norm_rgb = to_hwc(np.moveaxis(_tile_patches(0.5 + 0.22 * norm, grid), -1, 0))
     hog = targets["hog"].reshape(grid[0] * grid[1], (p // cell) ** 2, channels, HOG_BINS).sum(axis=2)  # [N, cells, bins]
-    fft = np.fft.fftshift(targets["fft"].reshape(-1, p, p, channels).mean(-1), axes=(1, 2))  # [N, p, p]
+    fft = np.fft.fftshift(targets["fft_amplitude"].reshape(-1, p, p, channels).mean(-1), axes=(1, 2))  # [N, p, p]
 
     fig = new_figure(12.5, 6.6)
     axes = fig.subplots(2, 4, height_ratios=(1.35, 1))
@@ -106,7 +109,8 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     axes[0, 2].set_title(f"hog · {dims['hog']} values per patch\nedge directions in each {cell}x{cell} cell", fontsize=9)
     scale = PowerNorm(0.5, vmin=0.0, vmax=float(fft.max()))  # lifts the weak high frequencies into view
     axes[0, 3].imshow(_tile_patches(fft, grid), cmap="magma", norm=scale, interpolation="nearest")
-    axes[0, 3].set_title(f"fft · {dims['fft']} values per patch\nlog amplitude, low frequencies centred", fontsize=9)
+    axes[0, 3].set_title(f"fft_amplitude · {dims['fft_amplitude']} values per patch\n"
+                         "each patch's log amplitude, DC centred", fontsize=9)
     for ax in axes[0]:
         grid_lines(ax, "grey" if ax is axes[0, 2] else "white")
 
@@ -125,8 +129,55 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     axes[1, 2].set_xlabel(f"{bins} orientation bins per cell, gradient 0° → 180°", fontsize=8)
     axes[1, 2].set_title("hog of this patch (channels summed)", fontsize=9)
     shown = axes[1, 3].imshow(fft[query], cmap="magma", norm=scale, interpolation="nearest")
-    axes[1, 3].set_title("fft amplitude of this patch", fontsize=9)
+    axes[1, 3].set_title("fft_amplitude of this patch", fontsize=9)
     fig.colorbar(shown, ax=axes[1, 3], shrink=0.85, label="log(1 + |F|)")
     for ax in (axes[1, 0], axes[1, 1], axes[1, 3]):
+        plain(ax)
+    return fig
+
+
+def _spectrum_picture(image: torch.Tensor) -> np.ndarray:
+    """``log(1 + |F|)`` of an image ``[C, H, W]`` (channels averaged), DC in the centre: ``[H, W]``."""
+    amplitude = torch.fft.fft2(image.float()).abs().mean(dim=0)  # [H, W]
+    return torch.fft.fftshift(torch.log1p(amplitude)).numpy()
+
+
+def plot_frequency_corruption(image: torch.Tensor, radius: float | None = None) -> Figure:
+    """Masked frequency modeling's corruption of one image: the image, low-pass and high-pass filtered.
+
+    Top row: the image, and what the encoder sees after each filter (the whole image, every token, no
+    mask token). Bottom row: the log amplitude of each spectrum with DC in the centre
+    (``torch.fft.fftshift``); the removed frequencies are dark, and the cyan circle has the filters'
+    ``radius`` (in cycles per image; ``None``: MFM's 16 of 224 px, scaled).
+
+    Args:
+        image: ``[C, H, W]`` or ``[B, C, H, W]`` (the first image) in ``[0, 1]``.
+    """
+    x = as_batch(image)[0].float()  # [C, H, W]
+    height, width = x.shape[-2:]
+    radius = default_radius(height, width) if radius is None else float(radius)
+    columns = {"the image": (x, None)}
+    for name in ("low_pass", "high_pass"):
+        columns[name.replace("_", "-")] = frequency_corrupt(x, name, radius)  # (corrupted [C, H, W], removed)
+    fig = new_figure(10.5, 6.6)
+    axes = fig.subplots(2, 3)
+    top = max(float(_spectrum_picture(x).max()), 1e-6)
+    for col, (title, (picture, removed)) in enumerate(columns.items()):
+        spectrum = _spectrum_picture(picture)  # before any stretching, which would bring DC back
+        if removed is not None:  # a filtered image leaves [0, 1] (a high-pass one is centred on 0): stretch it
+            picture = (picture - picture.min()) / max(float(picture.max() - picture.min()), 1e-6)
+        rgb = to_hwc(picture.clamp(0, 1))
+        axes[0, col].imshow(rgb, cmap="gray" if rgb.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        axes[1, col].imshow(spectrum, cmap="magma", vmin=0.0, vmax=top, interpolation="nearest")
+        axes[1, col].add_patch(Circle((width // 2, height // 2), radius, fill=False, edgecolor="cyan", linewidth=1.2))
+        if removed is None:
+            axes[0, col].set_title("the image", fontsize=9)
+            axes[1, col].set_title(f"its spectrum (log amplitude, DC centred)\ncircle: radius {radius:g}", fontsize=9)
+        else:
+            axes[0, col].set_title(f"{title} filtered: what the encoder sees\n(contrast stretched to show it)",
+                                   fontsize=9)
+            axes[1, col].set_title(f"{title}: {1 - float(removed.float().mean()):.1%} of the frequencies kept",
+                                   fontsize=9)
+    for ax in axes.flat:
         plain(ax)
     return fig

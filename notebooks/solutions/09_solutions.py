@@ -1,8 +1,26 @@
-"""Reference solutions for notebook 09 (beyond pixels: targets, designs, guided masks, schedules)."""
+"""Reference solutions for notebook 09 (targets: what a masked model predicts, and masked frequency modeling)."""
 
 import math
 
 import torch
+
+
+def my_frequency_corrupt(images: torch.Tensor, filter: str, radius: float) -> torch.Tensor:  # noqa: A002
+    """MFM's low- or high-pass corruption of whole images ``[B, C, H, W]`` (same shape, real)."""
+    height, width = images.shape[-2:]
+    u = torch.fft.fftfreq(height) * height  # [H]: row frequencies in cycles per image, fft2's order
+    v = torch.fft.fftfreq(width) * width  # [W]
+    distance = torch.sqrt(u[:, None] ** 2 + v[None, :] ** 2)  # [H, W]: distance from DC, no fftshift needed
+    inside = distance < radius  # what a low-pass filter keeps
+    removed = ~inside if filter == "low_pass" else inside
+    spectrum = torch.fft.fft2(images)  # [B, C, H, W] complex, over the whole image
+    return torch.fft.ifft2(spectrum.masked_fill(removed, 0)).real
+
+
+def my_frequency_loss(pred: torch.Tensor, target: torch.Tensor, removed: torch.Tensor) -> torch.Tensor:
+    """Mean of ``|F(pred) - F(target)|`` over the removed frequencies (``norm="ortho"``)."""
+    distance = (torch.fft.fft2(pred, norm="ortho") - torch.fft.fft2(target, norm="ortho")).abs()  # [B, C, H, W]
+    return distance[..., removed].mean()  # bool [H, W] indexes the last two dimensions
 
 
 def my_hog_bins(dx: torch.Tensor, dy: torch.Tensor, num_bins: int) -> torch.Tensor:
@@ -12,18 +30,6 @@ def my_hog_bins(dx: torch.Tensor, dy: torch.Tensor, num_bins: int) -> torch.Tens
     return bins.clamp(0, num_bins - 1)  # float round-off can land exactly on pi
 
 
-def my_fft_target(patches: torch.Tensor) -> torch.Tensor:
-    """``log1p(|FFT2|)`` of each patch: ``[B, N, p, p] -> [B, N, p, p]``."""
-    spectrum = torch.fft.fft2(patches, dim=(-2, -1), norm="ortho")  # complex, over rows and columns of a patch
-    return torch.log1p(spectrum.abs())
-
-
-# Add 0.2 to every pixel: which target stays the same, "pixels", "fft" or "hog"?
+# Add 0.2 to every pixel: which target stays the same, "pixels", "fft_amplitude" or "hog"?
 # HOG is built from differences of neighbouring pixels, and a constant cancels in a difference.
 BRIGHTNESS_SHIFT_TARGET = "hog"
-
-
-def my_cosine(progress: float, start: float, end: float) -> float:
-    """Half a cosine wave from ``start`` (progress 0) to ``end`` (progress 1)."""
-    weight = (1.0 - math.cos(math.pi * progress)) / 2.0  # 0 -> 1, slow at both ends
-    return start + (end - start) * weight

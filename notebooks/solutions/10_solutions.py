@@ -1,17 +1,23 @@
-"""Reference solutions for notebook 10 (beyond images: masked modeling on sequences)."""
+"""Reference solutions for notebook 10 (designs: SimMIM's mask tokens, guided masks, ratio schedules)."""
+
+import math
 
 import torch
 
 
-def my_sequence_mask(length: int, ratio: float, generator: torch.Generator) -> torch.Tensor:
-    """bool ``[length]``: exactly ``round(length * ratio)`` positions hidden (True), drawn with ``generator``."""
-    num_hidden = int(round(length * ratio))
-    order = torch.randperm(length, generator=generator)  # a random order of the positions
-    hidden = torch.zeros(length, dtype=torch.bool)
-    hidden[order[:num_hidden]] = True  # the first num_hidden positions of the random order are hidden
-    return hidden
+def my_simmim_tokens(tokens: torch.Tensor, hidden: torch.Tensor, mask_token: torch.Tensor,
+                     pos_embed: torch.Tensor) -> torch.Tensor:
+    """SimMIM's encoder input ``[B, N, D]``: hidden embeddings replaced by the mask token, then positions added."""
+    replaced = torch.where(hidden.unsqueeze(-1), mask_token, tokens)  # [B, N, 1] broadcasts over D
+    return replaced + pos_embed  # every token, mask tokens included, learns where it sits
 
 
-# A model trained at 15 % is evaluated with 40 % hidden instead of 15 %: its accuracy goes "up",
-# "down" or stays the "same"? Less context for every guess, so it goes down.
-MLM_EVAL_RATIO = "down"
+def my_cosine(progress: float, start: float, end: float) -> float:
+    """Half a cosine wave from ``start`` (progress 0) to ``end`` (progress 1)."""
+    weight = (1.0 - math.cos(math.pi * progress)) / 2.0  # 0 -> 1, slow at both ends
+    return start + (end - start) * weight
+
+
+# At the same ratio, which AttMask mode makes reconstruction harder, "high" or "low"?
+# Hiding the most attended patches (usually the object) leaves the least to go on.
+GUIDED_MASK_HARDER = "high"
