@@ -93,8 +93,11 @@ def merge(base: dict, changes: dict) -> dict:
     return out
 
 
-def probe_all(encoder, train, test, linear_epochs: int) -> dict:
-    """kNN and linear-probe accuracy (in %) of mean-pooled and class-token features."""
+def probe_all(encoder, train, test, linear_epochs: int, knn_only: bool = False) -> dict:
+    """kNN and linear-probe accuracy (in %) of mean-pooled and class-token features (``knn_only``: mean-pooled kNN)."""
+    if knn_only:
+        return {"knn_mean": 100 * knn_probe(*extract_features(encoder, train, batch_size=1024),
+                                            *extract_features(encoder, test, batch_size=1024))}
     scores = {}
     for pool in ("mean", "cls"):
         train_f = extract_features(encoder, train, pool=pool, batch_size=1024)
@@ -119,16 +122,16 @@ def pixel_baseline(train, test, cache: Path, linear_epochs: int) -> dict:
 _RANDOM_INIT: dict[str, dict] = {}
 
 
-def random_init_scores(config: PretrainConfig, train, test, linear_epochs: int) -> dict:
+def random_init_scores(config: PretrainConfig, train, test, linear_epochs: int, knn_only: bool = False) -> dict:
     """The probes of the same architecture at random init (once per architecture and seed)."""
-    key = json.dumps([config.model, config.model_overrides, config.seed], sort_keys=True)
+    key = json.dumps([config.model, config.model_overrides, config.seed, knn_only], sort_keys=True)
     if key not in _RANDOM_INIT:
-        _RANDOM_INIT[key] = probe_all(build_model(config, 28, 1), train, test, linear_epochs)
+        _RANDOM_INIT[key] = probe_all(build_model(config, 28, 1), train, test, linear_epochs, knn_only)
     return _RANDOM_INIT[key]
 
 
 def run_trial(label: str, recipe: dict, budget: float, threads: int, train, test, linear_epochs: int,
-              clock: str = "wall", save: Path | None = None) -> dict:
+              clock: str = "wall", save: Path | None = None, knn_only: bool = False) -> dict:
     torch.set_num_threads(threads)
     config = PretrainConfig.from_dict({**PretrainConfig().to_dict(), **recipe, "max_seconds": budget,
                                        "clock": clock, "progress": False, "device": "cpu"})
@@ -138,14 +141,18 @@ def run_trial(label: str, recipe: dict, budget: float, threads: int, train, test
     if save is not None:  # keep the encoder, e.g. to study fine-tuning on it
         save_checkpoint(result.model, save / label.replace(" ", "_").replace("/", "-"),
                         metadata={"pretrain_config": config.to_dict(), "step": result.steps})
-    pretrained = probe_all(result.model, train, test, linear_epochs)
-    random_init = random_init_scores(config, train, test, linear_epochs)
+    pretrained = probe_all(result.model, train, test, linear_epochs, knn_only)
+    random_init = random_init_scores(config, train, test, linear_epochs, knn_only)
     return {
         "label": label, "budget_s": budget, "clock": clock, "threads": threads, "steps": result.steps,
         "images_seen": result.steps * config.batch_size, "train_seconds": round(train_seconds, 1),
         "final_loss": result.final_loss, "pretrained": pretrained, "random_init": random_init,
         "recipe": recipe, "load_average": os.getloadavg()[0],
     }
+
+
+def _pct(scores: dict, key: str) -> str:
+    return f"{scores[key]:.1f}" if key in scores else "–"
 
 
 def table(rows: list[dict], pixels: dict | None) -> str:
@@ -156,12 +163,16 @@ def table(rows: list[dict], pixels: dict | None) -> str:
         lines.append(
             f"| {row['label']} | {row['budget_s']:.0f} {'CPU-s' if row.get('clock') == 'cpu' else 's wall'} | "
             f"{row['threads']} | {row['steps']:,} | "
-            f"{p['knn_mean']:.1f} / {p['knn_cls']:.1f} | {p['linear_mean']:.1f} / {p['linear_cls']:.1f} | "
-            f"{r['knn_mean']:.1f} / {r['linear_mean']:.1f} |"
+            f"{p['knn_mean']:.1f} / {_pct(p, 'knn_cls')} | {_pct(p, 'linear_mean')} / {_pct(p, 'linear_cls')} | "
+            f"{r['knn_mean']:.1f} / {_pct(r, 'linear_mean')} |"
         )
     if pixels:
         lines.append(f"\nRaw pixels on the same split: kNN {pixels['knn']:.1f} %, linear {pixels['linear']:.1f} %.")
     return "\n".join(lines)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def export(results: Path, target: Path, command: str) -> None:
@@ -175,9 +186,9 @@ def export(results: Path, target: Path, command: str) -> None:
         "rows": [{"label": r["label"], "masker": r["recipe"].get("masker", "random"),
                   "mask_ratio": r["recipe"].get("mask_ratio"), "budget_s": r["budget_s"],
                   "clock": r.get("clock", "wall"), "steps": r["steps"],
-                  "knn": round(r["pretrained"]["knn_mean"], 2), "linear": round(r["pretrained"]["linear_mean"], 2),
+                  "knn": round(r["pretrained"]["knn_mean"], 2), "linear": _round(r["pretrained"].get("linear_mean")),
                   "random_init_knn": round(r["random_init"]["knn_mean"], 2),
-                  "random_init_linear": round(r["random_init"]["linear_mean"], 2)} for r in rows],
+                  "random_init_linear": _round(r["random_init"].get("linear_mean"))} for r in rows],
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(payload, indent=1) + "\n")
@@ -196,6 +207,7 @@ def main(argv=None) -> int:
                         help="what --budget counts: wall-clock seconds, or CPU seconds of the process "
                              "(unaffected by other programs on the machine)")
     parser.add_argument("--linear-epochs", type=int, default=30)
+    parser.add_argument("--knn-only", action="store_true", help="probe with mean-pooled kNN only (quicker)")
     parser.add_argument("--out", default="runs/recipes.jsonl")
     parser.add_argument("--save", help="a folder to keep each trial's model in (checkpoint per label)")
     parser.add_argument("--table", help="print the markdown table of a results file and exit")
@@ -227,7 +239,7 @@ def main(argv=None) -> int:
     print(f"raw pixels: kNN {pixels['knn']:.1f} %, linear {pixels['linear']:.1f} %", flush=True)
     for label, changes in trials:
         row = run_trial(label, merge(BASE, changes), args.budget, args.threads, train, test, args.linear_epochs,
-                        args.clock, Path(args.save) if args.save else None)
+                        args.clock, Path(args.save) if args.save else None, args.knn_only)
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
