@@ -217,8 +217,9 @@ def test_balanced_indices_take_the_same_number_of_every_class():
 def test_finetune_steps_follow_the_labels_within_bounds():
     from mae_lab.probe import finetune_steps
 
-    assert finetune_steps(100) == 300  # 100 images: one step per epoch, raised to the minimum
-    assert finetune_steps(2000, epochs=30) == 30 * 15  # 15 batches of 128 per epoch
+    assert finetune_steps(100) == 300  # 10 labels per class: raised to the minimum
+    assert finetune_steps(1000) == 2000  # 100 labels per class: two steps per image
+    assert finetune_steps(1000, steps_per_image=1) == 1000
     assert finetune_steps(60000) == 3000  # capped
 
 
