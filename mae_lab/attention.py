@@ -8,6 +8,9 @@ the order of ``mask.ids_keep`` (all patches, in row-major order, when nothing is
 This module turns those matrices into pictures and numbers:
 
 * :func:`attention_maps` runs the encoder and collects one ``[B, heads, T, T]`` tensor per block;
+* :func:`mean_patch_attention`: what the *average patch* reads from each patch — the attention
+  behind a mean-pooled feature, and the map to look at in an MAE, whose loss never trains the
+  class token (He et al., 2021, Appendix A.1: the token is an auxiliary dummy for later probes);
 * :func:`cls_attention` / :func:`query_attention`: what the class token (or one patch) looks
   at, scattered back onto the full patch grid;
 * :func:`attention_rollout`: attention propagated through all blocks, after Abnar & Zuidema
@@ -38,6 +41,7 @@ __all__ = [
     "attention_rollout",
     "cls_attention",
     "mean_attention_distance",
+    "mean_patch_attention",
     "query_attention",
     "scatter_to_grid",
     "select_heads",
@@ -173,6 +177,29 @@ def cls_attention(
     """
     attn = select_heads(_layer(attns, layer), head)  # [B, T, T]
     return scatter_to_grid(attn[:, 0, 1:], mask, fill)  # [B, N]
+
+
+def mean_patch_attention(
+    attns: AttentionList | torch.Tensor,
+    layer: int = -1,
+    head: int | None = None,
+    mask: Mask | None = None,
+    fill: float = float("nan"),
+) -> torch.Tensor:
+    """How much the average patch token attends to each patch: the column means of the patch rows.
+
+    A probe on mean-pooled features (``pool="mean"``) reads the average of the patch tokens, so
+    this is the attention that feeds it. In an MAE it is also the honest map: the pretraining
+    loss is computed on patch predictions only, so the class token's own query is never trained
+    (MAE, Appendix A.1) and its map says little.
+
+    Args: as in :func:`cls_attention` (``attns`` may also be a rollout ``[B, T, T]``).
+
+    Returns:
+        ``[B, N]``: for each key patch, its attention weight averaged over all patch queries.
+    """
+    attn = select_heads(_layer(attns, layer), head)  # [B, T, T]
+    return scatter_to_grid(attn[:, 1:, 1:].mean(dim=1), mask, fill)  # [B, N]
 
 
 def query_attention(

@@ -101,6 +101,29 @@ def test_cls_attention_scatters_visible_patches_back_to_the_grid():
     assert torch.nansum(full).item() == pytest.approx(zeros.sum().item())
 
 
+def test_mean_patch_attention_averages_the_patch_queries_and_leaves_the_class_token_out():
+    attn = random_attention()
+    layers = [random_attention(seed=1), attn]
+    expected = attn.mean(dim=1)[:, 1:, 1:].mean(dim=1)  # [B, N]: column means of the patch rows
+    assert torch.allclose(A.mean_patch_attention(layers), expected)
+    assert torch.allclose(A.mean_patch_attention(layers, layer=0, head=1), layers[0][:, 1, 1:, 1:].mean(dim=1))
+    changed = attn.clone()
+    changed[:, :, 0] = torch.rand(changed[:, :, 0].shape)  # the class token's query row plays no part
+    assert torch.allclose(A.mean_patch_attention([changed]), A.mean_patch_attention([attn]))
+    rollout = A.attention_rollout(layers)  # [B, T, T] works too
+    assert torch.allclose(A.mean_patch_attention(rollout), rollout[:, 1:, 1:].mean(dim=1))
+
+
+def test_mean_patch_attention_scatters_visible_patches_back_to_the_grid():
+    hidden = torch.zeros(1, N, dtype=torch.bool)
+    hidden[0, [1, 2]] = True
+    mask = Mask.from_hidden(hidden, grid=GRID)
+    attn = random_attention(batch=1, tokens=1 + mask.num_visible)
+    full = A.mean_patch_attention([attn], mask=mask)
+    assert full.shape == (1, N) and torch.isnan(full[0, [1, 2]]).all()
+    assert torch.allclose(full[0, mask.ids_keep[0]], attn.mean(dim=1)[0, 1:, 1:].mean(dim=0))
+
+
 def test_query_attention_finds_the_query_token_behind_a_mask():
     hidden = torch.zeros(1, N, dtype=torch.bool)
     hidden[0, [1, 2]] = True  # patch 4 becomes token 1 + 2 = 3

@@ -1,4 +1,4 @@
-"""The checks of mae_lab/exercises/course.py: every check passes a right answer and explains the typical wrong ones."""
+"""The checks shared by several labs (patches, kNN vote, rollout, token count, attention distance, HOG bins, predictions): every check passes a right answer and explains the typical wrong ones."""
 
 from __future__ import annotations
 
@@ -11,12 +11,9 @@ from mae_lab import exercises as ex
 from mae_lab.attention import mean_attention_distance
 from mae_lab.exercises import (
     check_attention_distance,
-    check_lr_scaling,
-    check_prediction,
-    check_warmup_cosine,
+    check_hog_bins,
 )
 from mae_lab.patches import patchify
-from mae_lab.schedules import warmup_cosine as learning_rate
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,73 +55,6 @@ def test_a_missing_body_or_a_crash_is_reported_not_raised():
     assert "returned nothing" in ex.check_patchify(lambda im, p: None).message
 
 
-def test_num_visible():
-    assert ex.check_num_visible(49)
-    assert ex.check_num_visible(50)  # counting the class token
-    assert "hidden" in ex.check_num_visible(147).message
-    assert not ex.check_num_visible("lots")
-
-
-def _masking(noise, ratio):
-    keep = noise.shape[1] - round(noise.shape[1] * ratio)
-    shuffle = torch.argsort(noise, dim=1)
-    return shuffle[:, :keep], torch.argsort(shuffle, dim=1)
-
-
-def test_random_masking():
-    assert ex.check_random_masking(_masking)
-
-    def largest(noise, ratio):
-        keep = noise.shape[1] - round(noise.shape[1] * ratio)
-        shuffle = torch.argsort(noise, dim=1, descending=True)
-        return shuffle[:, :keep], torch.argsort(shuffle, dim=1)
-
-    assert "largest" in ex.check_random_masking(largest).message
-
-    def restore_is_shuffle(noise, ratio):
-        keep, _ = _masking(noise, ratio)
-        return keep, torch.argsort(noise, dim=1)
-
-    assert "ids_restore equals ids_shuffle" in ex.check_random_masking(restore_is_shuffle).message
-
-    def hidden_count(noise, ratio):
-        shuffle = torch.argsort(noise, dim=1)
-        return shuffle[:, : round(noise.shape[1] * ratio)], torch.argsort(shuffle, dim=1)
-
-    assert "hidden count" in ex.check_random_masking(hidden_count).message
-
-
-def test_masked_loss():
-    def right(pred, target, hidden):
-        per_patch = ((pred - target) ** 2).mean(-1)
-        return (per_patch * hidden).sum() / hidden.sum()
-
-    assert ex.check_masked_loss(right)
-    assert "all patches" in ex.check_masked_loss(lambda p, t, h: ((p - t) ** 2).mean()).message
-    assert "visible" in ex.check_masked_loss(
-        lambda p, t, h: (((p - t) ** 2).mean(-1) * ~h).sum() / (~h).sum()
-    ).message
-    assert "summed the squared error" in ex.check_masked_loss(
-        lambda p, t, h: (((p - t) ** 2).sum(-1) * h).sum() / h.sum()
-    ).message
-    assert "one number" in ex.check_masked_loss(lambda p, t, h: ((p - t) ** 2).mean(-1)).message
-
-
-def test_norm_pixels():
-    def right(x):
-        return (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True) + 1e-6) ** 0.5
-
-    assert ex.check_norm_pixels(right)
-    assert "whole batch" in ex.check_norm_pixels(lambda x: (x - x.mean()) / (x.var() + 1e-6) ** 0.5).message
-    assert "did not divide" in ex.check_norm_pixels(lambda x: x - x.mean(-1, keepdim=True)).message
-
-
-def test_lr_scaling():
-    assert ex.check_lr_scaling(lambda lr, b: lr * b / 256)
-    assert "per 256" in ex.check_lr_scaling(lambda lr, b: lr * b).message
-    assert "upside down" in ex.check_lr_scaling(lambda lr, b: lr * 256 / b).message
-
-
 def test_knn_vote():
     def right(train_f, train_y, test_f, k, t, c):
         sims = torch.nn.functional.normalize(test_f, dim=1) @ torch.nn.functional.normalize(train_f, dim=1).T
@@ -159,19 +89,6 @@ def test_rollout():
     assert "residual" in ex.check_rollout(no_identity).message
 
 
-def test_predictions():
-    assert ex.check_prediction("block_vs_random_error", "block")
-    wrong = ex.check_prediction("block_vs_random_error", "random")
-    assert not wrong and "neighbour" in wrong.message
-    assert "answer with one of" in ex.check_prediction("best_ratio_images", "maybe").message
-
-
-def test_result_renders_in_a_notebook():
-    result = ex.check_num_visible(49)
-    assert "✓" in str(result) and "<div" in result._repr_html_()
-
-
-
 # ---------------------------------------------------------------------------------------------
 # from the checks of lab 01
 # ---------------------------------------------------------------------------------------------
@@ -198,135 +115,6 @@ def test_token_count_stub_and_bad_return():
 
     assert "not implemented" in ex.check_token_count(todo).message
     assert "two numbers" in ex.check_token_count(lambda h, w, p, c: 196).message
-
-
-def test_nearest_position_prediction():
-    assert ex.check_prediction("nearest_position", "neighbour")
-    assert not ex.check_prediction("nearest_position", "corner")
-    assert "answer with one of" in ex.check_prediction("nearest_position", "").message
-
-
-
-# ---------------------------------------------------------------------------------------------
-# from the checks of lab 02
-# ---------------------------------------------------------------------------------------------
-def test_easiest_mask_prediction():
-    assert ex.check_prediction("easiest_mask_at_75", "grid")
-    block = ex.check_prediction("easiest_mask_at_75", "Block ")
-    assert not block and "hardest" in block.message
-    assert not ex.check_prediction("easiest_mask_at_75", "random")
-
-
-
-# ---------------------------------------------------------------------------------------------
-# from the checks of lab 04
-# ---------------------------------------------------------------------------------------------
-def _visible_mean(patches, hidden):
-    visible = (~hidden).unsqueeze(-1).float()
-    return ((patches * visible).sum(1, keepdim=True) / visible.sum(1, keepdim=True)).expand_as(patches)
-
-
-def test_mean_baseline_right():
-    assert ex.check_mean_baseline(_visible_mean)
-    # visible rows are not checked: any value there is fine
-    assert ex.check_mean_baseline(lambda p, h: torch.where(h.unsqueeze(-1), _visible_mean(p, h), p))
-
-
-def test_mean_baseline_typical_mistakes():
-    everything = ex.check_mean_baseline(lambda p, h: p.mean(1, keepdim=True).expand_as(p))
-    assert not everything and "hidden ones included" in everything.message
-    peeking = ex.check_mean_baseline(
-        lambda p, h: ((p * h.unsqueeze(-1)).sum(1, keepdim=True) / h.sum(1).view(-1, 1, 1)).expand_as(p))
-    assert not peeking and "peeks" in peeking.message
-    batch = ex.check_mean_baseline(
-        lambda p, h: ((p * (~h).unsqueeze(-1)).sum((0, 1), keepdim=True) / (~h).sum()).expand_as(p))
-    assert not batch and "whole batch" in batch.message
-    inside = ex.check_mean_baseline(lambda p, h: p.mean(-1, keepdim=True).expand_as(p))
-    assert not inside and "dim=-1" in inside.message
-    shape = ex.check_mean_baseline(lambda p, h: p.mean(1))
-    assert not shape and "shape [3, 16, 12]" in shape.message
-
-
-def test_mean_baseline_stub_is_reported():
-    def todo(patches, hidden):
-        raise NotImplementedError
-
-    assert "not implemented" in ex.check_mean_baseline(todo).message
-
-
-def test_hardest_patches_prediction():
-    assert ex.check_prediction("hardest_patches", "textured")
-    assert not ex.check_prediction("hardest_patches", "flat")
-
-
-
-# ---------------------------------------------------------------------------------------------
-# from the checks of lab 05
-# ---------------------------------------------------------------------------------------------
-def warmup_cosine_right(progress, peak, minimum, warmup_fraction):
-    if progress < warmup_fraction:
-        return peak * progress / warmup_fraction
-    decay = (progress - warmup_fraction) / (1 - warmup_fraction)
-    return minimum + (peak - minimum) * 0.5 * (1 + math.cos(math.pi * decay))
-
-
-def test_warmup_cosine_right_answers_pass_including_the_package_schedule():
-    assert check_warmup_cosine(warmup_cosine_right).passed
-    # the schedule pretrain() uses is the one the exercise asks for
-    assert check_warmup_cosine(lambda p, peak, low, warm: learning_rate(p, peak, low, warm)).passed
-
-
-def cosine(p, peak, low):
-    return low + (peak - low) * 0.5 * (1 + math.cos(math.pi * p))
-
-
-@pytest.mark.parametrize(
-    ("answer", "words"),
-    [
-        (lambda p, peak, low, warm: cosine(p, peak, low), "no warm-up"),
-        (lambda p, peak, low, warm: peak * p / warm if p < warm else cosine(p, peak, low),
-         "(progress − warmup_fraction) / (1 − warmup_fraction)"),
-        (lambda p, peak, low, warm: warmup_cosine_right(p, peak, 0.0, warm), "end at minimum"),
-        (lambda p, peak, low, warm: peak * p / warm if p < warm else low + (peak - low) * (1 - (p - warm) / (1 - warm)),
-         "straight line"),
-        (lambda p, peak, low, warm: peak + low - warmup_cosine_right(p, peak, low, warm) if p >= warm
-         else warmup_cosine_right(p, peak, low, warm), "backwards"),
-        (lambda p, peak, low, warm: low + (peak - low) * p / warm if p < warm
-         else warmup_cosine_right(p, peak, low, warm), "start from 0"),
-        (lambda p, peak, low, warm: peak * (p / warm) ** 2 if p < warm else warmup_cosine_right(p, peak, low, warm),
-         "curve between them"),
-        (lambda p, peak, low, warm: 2 * warmup_cosine_right(p, peak, low, warm), "at the end of the warm-up"),
-        (lambda p, peak, low, warm: [peak], "one number"),
-    ],
-)
-def test_warmup_cosine_typical_mistakes_get_their_message(answer, words):
-    result = check_warmup_cosine(answer)
-    assert not result.passed
-    assert words in result.message
-
-
-def test_warmup_cosine_unfinished_stub_is_reported_not_raised():
-    def stub(progress, peak, minimum, warmup_fraction):
-        raise NotImplementedError
-
-    result = check_warmup_cosine(stub)
-    assert not result.passed and "not implemented" in result.message
-
-
-@pytest.mark.parametrize(
-    ("answer", "words"),
-    [
-        (lambda base, batch: base * batch, "per 256 images"),
-        (lambda base, batch: base * 256 / batch, "upside down"),
-        (lambda base, batch: base, "expected"),
-        (lambda base, batch: "fast", "one number"),
-    ],
-)
-def test_lr_scaling_mistakes(answer, words):
-    result = check_lr_scaling(answer)
-    assert not result.passed and words in result.message
-    assert check_lr_scaling(lambda base, batch: base * batch / 256).passed
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,18 +179,51 @@ def test_attention_distance_unfinished_stub_is_reported_not_raised():
     assert "not implemented" in check_attention_distance(stub).message
 
 
+# ---------------------------------------------------------------------------------------------
+# from the checks of lab 09
+# ---------------------------------------------------------------------------------------------
+def hog_bins_right(dx, dy, num_bins):
+    angle = torch.remainder(torch.atan2(dy, dx), math.pi)  # unsigned orientation in [0, pi)
+    return (angle / math.pi * num_bins).floor().long().clamp(0, num_bins - 1)
+
+
+def test_hog_bins_right_answer_passes_and_matches_the_package_target():
+    assert check_hog_bins(hog_bins_right).passed
+    assert check_hog_bins(lambda dx, dy, b: hog_bins_right(dx, dy, b).float()).passed  # whole floats are fine
+    # a vertical edge (gradient along x) votes in bin 0 of the package's HOG target, a horizontal one in bin 4
+    from mae_lab.targets import HOG_BINS, compute_target
+
+    assert int(hog_bins_right(torch.tensor([1.0]), torch.tensor([0.0]), HOG_BINS)) == 0
+    assert int(hog_bins_right(torch.tensor([0.0]), torch.tensor([1.0]), HOG_BINS)) == HOG_BINS // 2
+    vertical_edge = torch.zeros(1, 1, 8, 8)
+    vertical_edge[..., 4:] = 1.0
+    hog = compute_target("hog", vertical_edge, 8).reshape(-1, HOG_BINS).sum(0)  # 4 cells, summed
+    assert int(hog.argmax()) == 0
+
+
 @pytest.mark.parametrize(
-    ("question", "right", "wrong"),
+    ("answer", "words"),
     [
-        ("attention_distance_depth", "grows", ["shrinks", "same"]),
-        ("mae_linear_vs_finetune", "finetune", ["linear", "same"]),
-        ("block_at_high_ratio", "block", ["random", "grid"]),
+        (lambda dx, dy, b: (torch.atan2(dy, dx) / math.pi * b).floor().long(), "negative"),
+        (lambda dx, dy, b: (torch.remainder(torch.atan2(dy, dx), 2 * math.pi) / (2 * math.pi) * b).floor().long(),
+         "unsigned"),
+        (lambda dx, dy, b: hog_bins_right(dy, dx, b), "transpose"),
+        (lambda dx, dy, b: (torch.remainder(torch.atan2(dy, dx), math.pi) / math.pi * b).round().long(), "floor"),
+        (lambda dx, dy, b: hog_bins_right(dx, dy, b) + 1, "numbered 0"),
+        (lambda dx, dy, b: hog_bins_right(dx, dy, b) + 0.5, "whole numbers"),
+        (lambda dx, dy, b: hog_bins_right(dx, dy, b)[:10], "one bin per gradient"),
+        (lambda dx, dy, b: (torch.atan2(dy, dx).abs() / math.pi * b).floor().long().clamp(0, b - 1),
+         "in the wrong bin"),
     ],
 )
-def test_predictions_of_notebooks_06_to_08(question, right, wrong):
-    assert check_prediction(question, right).passed
-    assert check_prediction(question, right.upper() + " ").passed  # case and spaces do not matter
-    for answer in wrong:
-        result = check_prediction(question, answer)
-        assert not result.passed and result.message.startswith("Not quite")
-    assert "answer with one of" in check_prediction(question, "maybe").message
+def test_hog_bins_typical_mistakes_get_their_message(answer, words):
+    result = check_hog_bins(answer)
+    assert not result.passed
+    assert words in result.message
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# from the checks of lab 10
+# ---------------------------------------------------------------------------------------------

@@ -13,12 +13,12 @@ from mae_lab.masking import make_mask
 def test_plot_attention_cls_panels_titles_and_maximum():
     image = torch.rand(3, 16, 16)
     attns = synthetic_attention()
-    fig = viz.plot_attention(image, attns)
+    fig = viz.plot_attention(image, attns, kind="cls")
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 2
     assert fig.axes[0].get_title() == "layer 0 · mean of heads"
     overlay = np.ma.filled(fig.axes[1].images[1].get_array(), np.nan)
     assert np.unravel_index(np.nanargmax(overlay), overlay.shape) == divmod(5, 4)
-    fig = viz.plot_attention(image, attns, heads="all")
+    fig = viz.plot_attention(image, attns, kind="cls", heads="all")
     assert len(fig.axes) == 2 * 3
     assert fig.axes[5].get_title() == "layer 1 · head 2"
 
@@ -39,11 +39,25 @@ def test_plot_attention_query_outlines_the_query_and_respects_the_mask():
         viz.plot_attention(image, attns, kind="query", query=hidden_query, mask=mask)
 
 
+def test_plot_attention_mean_of_patches_is_the_default():
+    image = torch.rand(3, 16, 16)
+    attns = synthetic_attention()
+    fig = viz.plot_attention(image, attns)
+    assert "average patch" in fig._suptitle.get_text()
+    overlay = np.ma.filled(fig.axes[1].images[1].get_array(), np.nan).reshape(-1)
+    expected = A.mean_patch_attention(attns, layer=1)[0].numpy()
+    assert np.allclose(overlay, expected)
+
+
 def test_plot_attention_rollout_single_panel():
     fig = viz.plot_attention(torch.rand(3, 16, 16), synthetic_attention(), kind="rollout")
-    assert len(fig.axes) == 1 and "rollout" in fig.axes[0].get_title()
+    assert len(fig.axes) == 1 and "rollout of the average patch" in fig.axes[0].get_title()
+    fig = viz.plot_attention(torch.rand(3, 16, 16), synthetic_attention(), kind="rollout", source="cls")
+    assert "class token" in fig.axes[0].get_title()
     with pytest.raises(ValueError, match="kind"):
         viz.plot_attention(torch.rand(3, 16, 16), synthetic_attention(), kind="nope")
+    with pytest.raises(ValueError, match="source"):
+        viz.plot_attention(torch.rand(3, 16, 16), synthetic_attention(), kind="rollout", source="nope")
 
 
 def test_plot_attention_distance_scatter():

@@ -1,5 +1,6 @@
 """widgets.attention_explorer: layer, head, query and masking controls change the attention shown."""
 
+import pytest
 import torch
 
 from mae_lab import widgets as W
@@ -28,10 +29,23 @@ def test_attention_explorer_weights_match_the_attention_module(images, tiny):
     from mae_lab import attention as A
 
     app = W.AttentionExplorer(tiny, images)
+    assert app.mode.value == "mean of patches"  # MAE's loss never trains the class token: not the default
     app.layer.value = 2
     app.head.value = 0
-    expected = A.cls_attention(A.attention_maps(tiny, images[:1]), layer=2, head=0)[0]
-    assert torch.allclose(app.weights, expected, atol=1e-6)
+    attns = A.attention_maps(tiny, images[:1])
+    assert torch.allclose(app.weights, A.mean_patch_attention(attns, layer=2, head=0)[0], atol=1e-6)
+    app.mode.value = "class token"
+    assert torch.allclose(app.weights, A.cls_attention(attns, layer=2, head=0)[0], atol=1e-6)
+    assert "not trained" in app.status.value
+    app.mode.value = "rollout"
+    rollout = A.attention_rollout(attns)
+    assert torch.allclose(app.weights, A.mean_patch_attention(rollout)[0], atol=1e-6)
+
+
+def test_attention_explorer_starts_in_the_mode_asked_for(images, tiny):
+    assert W.AttentionExplorer(tiny, images, mode="class token").mode.value == "class token"
+    with pytest.raises(ValueError, match="mean of patches"):
+        W.AttentionExplorer(tiny, images, mode="cls")
 
 
 def test_attention_explorer_masking_and_a_hidden_query(images, tiny):

@@ -12,28 +12,30 @@ mae_lab's reference implementation and says what is wrong in plain words. It ret
 from .attention import check_attention_distance, check_rollout
 from .core import PREDICTIONS, CheckResult, check_prediction
 from .designs import check_cosine_schedule, check_simmim_tokens
-from .mae import check_masked_loss, check_mean_baseline, check_norm_pixels
-from .masking import check_num_visible, check_random_masking
+from .experiments import check_experiment
+from .mae import check_decoder_input, check_mean_baseline, check_norm_pix_loss
+from .masking import check_block_mask, check_num_visible, check_random_masking
 from .patches import check_patchify, check_token_count
 from .probing import check_knn_vote
 from .sequences import check_bert_corruption
 from .targets import check_frequency_corrupt, check_frequency_loss, check_hog_bins
-from .training import check_lr_scaling, check_warmup_cosine
+from .training import check_train_step, check_warmup_cosine
 
 __all__ = [
-    "PREDICTIONS",
     "CheckResult",
+    "PREDICTIONS",
     "check_attention_distance",
     "check_bert_corruption",
+    "check_block_mask",
     "check_cosine_schedule",
+    "check_decoder_input",
+    "check_experiment",
     "check_frequency_corrupt",
     "check_frequency_loss",
     "check_hog_bins",
     "check_knn_vote",
-    "check_lr_scaling",
-    "check_masked_loss",
     "check_mean_baseline",
-    "check_norm_pixels",
+    "check_norm_pix_loss",
     "check_num_visible",
     "check_patchify",
     "check_prediction",
@@ -41,5 +43,6 @@ __all__ = [
     "check_rollout",
     "check_simmim_tokens",
     "check_token_count",
+    "check_train_step",
     "check_warmup_cosine",
 ]

@@ -1,38 +1,175 @@
-"""Exercises of lab 05 (pretraining): the learning-rate scaling rule and warm-up + cosine."""
+"""Exercises of lab 05 (pretraining): one training step, and the warm-up + cosine learning rate.
+
+* :func:`check_train_step` — the body of :func:`mae_lab.train.pretrain`'s loop: set the learning rate,
+  forward with the given mask, zero the gradients, backward, AdamW step. The check runs three steps of
+  your function and of the reference on two copies of a small MAE and compares every weight.
+* :func:`check_warmup_cosine` — MAE's schedule (MAE Table 8: 40 warm-up epochs, then cosine decay).
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
+import torch
+
+from ..masking import make_mask
+from ..models import MaskedAutoencoder, get_preset
 from ..schedules import warmup_cosine
+from ..train import param_groups
 from .core import CheckResult, _call, _fail, _ok
 
-__all__ = ["check_lr_scaling", "check_warmup_cosine"]
+__all__ = ["check_train_step", "check_warmup_cosine"]
 
 
-def check_lr_scaling(fn: Callable[[float, int], float]) -> CheckResult:
-    """Exercise: ``fn(base_lr, batch_size) -> lr`` with MAE's linear scaling rule (per 256 images)."""
-    name = "learning-rate scaling"
-    cases = [(1.5e-4, 4096), (1.5e-4, 256), (1e-3, 64)]
-    for base_lr, batch in cases:
-        result, failure = _call(name, fn, base_lr, batch)
-        if failure is not None:
-            return failure
-        expected = base_lr * batch / 256
-        try:
-            result = float(result)
-        except (TypeError, ValueError):
-            return _fail(name, f"return one number (the learning rate), got {type(result).__name__}.")
-        if not math.isclose(result, expected, rel_tol=1e-6):
-            if math.isclose(float(result), base_lr * batch, rel_tol=1e-6):
-                return _fail(name, "you multiplied by the batch size; the rule is per 256 images: base_lr × batch / 256.")
-            if math.isclose(float(result), base_lr * 256 / batch, rel_tol=1e-6):
-                return _fail(name, "upside down: a larger batch gets a larger learning rate (base_lr × batch / 256).")
-            return _fail(name, f"for base_lr={base_lr}, batch={batch} expected {expected:g}, got {float(result):g}.")
-    return _ok(name, "correct — MAE's recipe: 1.5e-4 × 4096 / 256 = 2.4e-3 for its batch of 4096.")
+# ---------------------------------------------------------------------- one training step
+def reference_train_step(model, optimizer, images, mask, lr) -> float:
+    """One step of :func:`mae_lab.train.pretrain`: lr, forward, zero_grad, backward, AdamW step."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(images, mask=mask).loss  # loss on the hidden patches
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
+def _no_zero_grad(model, optimizer, images, mask, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(images, mask=mask).loss
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _zero_before_step(model, optimizer, images, mask, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    loss = model(images, mask=mask).loss
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+def _step_before_backward(model, optimizer, images, mask, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.step()
+    optimizer.zero_grad()
+    loss = model(images, mask=mask).loss
+    loss.backward()
+    return loss.item()
+
+
+def _lr_untouched(model, optimizer, images, mask, lr):
+    loss = model(images, mask=mask).loss
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _lr_first_group_only(model, optimizer, images, mask, lr):
+    optimizer.param_groups[0]["lr"] = lr
+    loss = model(images, mask=mask).loss
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _lr_rescaled(model, optimizer, images, mask, lr):
+    return reference_train_step(model, optimizer, images, mask, lr * len(images) / 256)
+
+
+_STEP_MISTAKES = [
+    (_no_zero_grad, "the gradients piled up from step to step: call optimizer.zero_grad() before loss.backward() "
+     "in every step (backward *adds* to .grad)"),
+    (_zero_before_step, "your step did not change the weights: zero_grad() between backward() and step() throws "
+     "the gradients away — zero them *before* backward"),
+    (_step_before_backward, "you stepped before computing the gradients: forward, then backward, then "
+     "optimizer.step()"),
+    (_lr_untouched, "the learning rate never changed: set group[\"lr\"] = lr for every group in "
+     "optimizer.param_groups before the step"),
+    (_lr_first_group_only, "only the first parameter group got the new learning rate: pretrain's optimizer has "
+     "two groups (weights with decay, biases/norms/tokens without) — set it in every group"),
+    (_lr_rescaled, "you scaled the learning rate again: `lr` is already the value for this step (the schedule "
+     "and the batch scaling are done), use it as it is"),
+]
+
+
+def _run_steps(step: Callable, steps: int = 3) -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """``step`` three times on a fresh small MAE and AdamW: (returned values, final weights)."""
+    model = MaskedAutoencoder(get_preset("mae_micro"), seed=0)
+    model.train()
+    optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=1e-3, betas=(0.9, 0.95))
+    images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(21))
+    returned = []
+    for index, lr in enumerate([2e-3, 5e-3, 3e-3][:steps]):
+        mask = make_mask("random", 8, grid=model.grid, ratio=0.75, seed=30 + index)
+        returned.append(step(model, optimizer, images, mask, lr))
+    return returned, {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+_KNOWN_RUNS: dict[Callable, tuple[list[Any], dict[str, torch.Tensor]]] = {}
+
+
+def _known_run(step: Callable) -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """:func:`_run_steps` of the reference or of a known mistake, computed once per session."""
+    if step not in _KNOWN_RUNS:
+        _KNOWN_RUNS[step] = _run_steps(step)
+    return _KNOWN_RUNS[step]
+
+
+def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
+
+
+def check_train_step(fn: Callable[..., Any]) -> CheckResult:
+    """Exercise: ``fn(model, optimizer, images, mask, lr) -> loss`` (a number): one pretraining step.
+
+    Set the learning rate of every parameter group to ``lr``, compute the loss with ``model(images,
+    mask=mask).loss``, zero the gradients, backpropagate and let AdamW step; return the loss.
+    """
+    name = "training step"
+    model = MaskedAutoencoder(get_preset("mae_micro"), seed=0)
+    optimizer = torch.optim.AdamW(param_groups(model, 0.05), lr=1e-3, betas=(0.9, 0.95))
+    images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(21))
+    mask = make_mask("random", 8, grid=model.grid, ratio=0.75, seed=30)
+    _, failure = _call(name, fn, model, optimizer, images, mask, 2e-3)  # a first try: stubs and crashes
+    if failure is not None:
+        return failure
+    try:
+        returned, weights = _run_steps(fn)
+    except Exception as error:  # the student's code
+        return _fail(name, f"your function raised {type(error).__name__} in a later step: {error}")
+    expected_losses, expected = _known_run(reference_train_step)
+    try:
+        losses = [float(torch.as_tensor(v).detach()) for v in returned]
+    except (TypeError, ValueError):
+        return _fail(name, f"return the loss as a number (loss.item()), got {type(returned[0]).__name__}.")
+    if not math.isclose(losses[0], expected_losses[0], rel_tol=1e-5):
+        return _fail(name, f"the first loss is {losses[0]:.4f}, the reference {expected_losses[0]:.4f}: compute it "
+                     "as model(images, mask=mask).loss, with the mask you are given (a new random mask changes it).")
+    if _same_weights(weights, expected):
+        if not all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(losses, expected_losses)):
+            return _fail(name, "the weights are right but the returned losses are not: return this step's loss.")
+        return _ok(name, "correct — three steps give exactly the weights of mae_lab's own loop (lr in every group, "
+                   "forward with the mask, zero_grad, backward, step).")
+    for variant, message in _STEP_MISTAKES:
+        if _same_weights(weights, _known_run(variant)[1]):
+            return _fail(name, message + ".")
+    start = MaskedAutoencoder(get_preset("mae_micro"), seed=0).state_dict()
+    if _same_weights(weights, start):
+        return _fail(name, "the weights did not change: call loss.backward() and then optimizer.step().")
+    return _fail(name, "after three steps the weights differ from the reference: set the lr in every group, "
+                 "forward with the given mask, zero_grad, backward, step — in that order.")
+
+
+# ---------------------------------------------------------------------- warm-up + cosine
 def _warmup_then(progress: float, peak: float, minimum: float, warmup: float, decay_shape) -> float:
     """A typical wrong schedule: the right warm-up followed by another ``decay_shape`` down to ``minimum``."""
     if warmup > 0 and progress < warmup:

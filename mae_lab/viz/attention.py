@@ -1,4 +1,4 @@
-"""Figures of attention: where the class token or a query patch looks, layer by layer and head by head.
+"""Figures of attention: where the average patch, the class token or a query patch looks, layer by layer.
 
 The maps follow Dosovitskiy et al. (2021), "An Image is Worth 16x16 Words" (class-token
 attention, and mean attention distance against depth, their Figure 7), and Abnar &
@@ -47,7 +47,7 @@ def _overlay_axes(ax, rgb: np.ndarray, values: np.ndarray, grid, p: int, hidden,
 def plot_attention(
     image: torch.Tensor,
     attentions: Sequence[torch.Tensor],
-    kind: str = "cls",
+    kind: str = "mean",
     layers: Sequence[int] | None = None,
     heads: str | Sequence[int] | None = None,
     query: int | tuple[int, int] | None = None,
@@ -59,19 +59,24 @@ def plot_attention(
     discard_ratio: float = 0.0,
     head_fusion: str = "mean",
     columns: int = 6,
+    source: str = "mean",
 ) -> Figure:
     """Attention maps overlaid on the image.
 
     Args:
         image: ``[C, H, W]`` or ``[B, C, H, W]`` (sample ``index`` is drawn).
         attentions: :func:`mae_lab.attention.attention_maps` output, one ``[B, heads, T, T]`` per layer.
-        kind: ``"cls"`` (what the class token looks at), ``"query"`` (what patch ``query``
-            looks at) or ``"rollout"`` (class-token attention rolled out through all layers).
+        kind: ``"mean"`` (what the average patch token looks at: the attention behind a mean-pooled
+            feature, and the honest map for an MAE, whose loss never trains the class token),
+            ``"cls"`` (what the class token looks at), ``"query"`` (what patch ``query`` looks at) or
+            ``"rollout"`` (attention rolled out through all layers, for ``source``).
         layers: which layers (default all).
         heads: None = mean over heads (one panel per layer), ``"all"`` = one row per layer and
             one column per head, or a list of head indices.
         query: patch index or ``(row, col)`` for ``kind="query"``.
         mask: the mask the encoder saw (hidden patches are grey and get no attention).
+        source: for ``kind="rollout"``, whose rolled-out attention: ``"mean"`` (the average patch)
+            or ``"cls"`` (the class token).
 
     Returns:
         The Figure; panel titles say layer and head.
@@ -90,14 +95,18 @@ def plot_attention(
     query = resolve_query(query, grid)
 
     if kind == "rollout":
+        if source not in ("mean", "cls"):
+            raise ValueError(f"source must be 'mean' (the average patch) or 'cls' (the class token), got {source!r}")
         rollout = attn_lib.attention_rollout(attns, discard_ratio=discard_ratio, head_fusion=head_fusion)
-        values = attn_lib.cls_attention(rollout, mask=sample_mask)[0].numpy()
+        read = attn_lib.mean_patch_attention if source == "mean" else attn_lib.cls_attention
+        values = read(rollout, mask=sample_mask)[0].numpy()
+        who = "average patch" if source == "mean" else "class token"
         fig = new_figure(3.2, 3.4)
         _overlay_axes(fig.add_subplot(), rgb, values, grid, patch_size, hidden, cmap, alpha,
-                      f"attention rollout ({num_layers} layers, {head_fusion} of heads)")
+                      f"rollout of the {who} ({num_layers} layers, {head_fusion} of heads)")
         return fig
-    if kind not in ("cls", "query"):
-        raise ValueError(f"kind must be 'cls', 'query' or 'rollout', got {kind!r}")
+    if kind not in ("mean", "cls", "query"):
+        raise ValueError(f"kind must be 'mean', 'cls', 'query' or 'rollout', got {kind!r}")
     if kind == "query" and query is None:
         raise ValueError("kind='query' needs query= (a patch index or (row, col))")
 
@@ -119,14 +128,16 @@ def plot_attention(
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax, (layer, head) in zip(axes.flat, panels):
-        if kind == "cls":
+        if kind == "mean":
+            values = attn_lib.mean_patch_attention(attns, layer, head, mask=sample_mask)[0].numpy()
+        elif kind == "cls":
             values = attn_lib.cls_attention(attns, layer, head, mask=sample_mask)[0].numpy()
         else:
             values = attn_lib.query_attention(attns, query, layer, head, mask=sample_mask)[0].numpy()
         head_name = "mean of heads" if head is None else f"head {head}"
         _overlay_axes(ax, rgb, values, grid, patch_size, hidden, cmap, alpha,
                       f"layer {layer} · {head_name}", query if kind == "query" else None)
-    who = "class token" if kind == "cls" else f"query patch {query}"
+    who = {"mean": "average patch", "cls": "class token"}.get(kind, f"query patch {query}")
     fig.suptitle(f"attention of the {who}", fontsize=10)
     return fig
 

@@ -3,8 +3,8 @@
 * :class:`MaskExplorer` — every mask strategy of :mod:`mae_lab.masking` on your images;
 * :class:`ReconstructionExplorer` — the same controls driving a masked autoencoder
   (He et al., 2021, "Masked Autoencoders Are Scalable Vision Learners");
-* :class:`AttentionExplorer` — where the encoder looks: class token, a query patch, or
-  attention rollout (Abnar & Zuidema, 2020), with or without masking;
+* :class:`AttentionExplorer` — where the encoder looks: the average patch, the class token, a query
+  patch, or attention rollout (Abnar & Zuidema, 2020), with or without masking;
 * :class:`TrainingMonitor` — a ``pretrain`` callback that redraws the loss curve and
   reconstructions in place.
 

@@ -1,6 +1,8 @@
 """AttentionExplorer: where does the encoder look?  Layer, head, query patch, rollout, with or without a mask.
 
-Class-token attention and the attention of one query patch follow Dosovitskiy et al.
+The default map is what the *average patch* reads (:func:`mae_lab.attention.mean_patch_attention`):
+an MAE's loss never trains its class token (He et al., 2021, Appendix A.1), so the class token's map
+is shown only on request.  Class-token attention and the attention of one query patch follow Dosovitskiy et al.
 (2021), "An Image is Worth 16x16 Words"; attention rollout follows Abnar & Zuidema (2020),
 "Quantifying Attention Flow in Transformers".  The numbers come from
 :mod:`mae_lab.attention`; with masking on, the encoder sees only the visible patches, as
@@ -33,7 +35,7 @@ from .base import (
 __all__ = ["MODES", "AttentionExplorer"]
 
 
-MODES = ("class token", "query patch", "rollout")
+MODES = ("mean of patches", "class token", "query patch", "rollout")
 
 
 class AttentionExplorer(LiveApp):
@@ -49,6 +51,7 @@ class AttentionExplorer(LiveApp):
         images: ``[B, C, H, W]`` in [0, 1], of the model's size and channels.
         masked: start with masking on (the encoder then sees only the visible patches).
         masker, ratio, seed: the mask used when masking is on.
+        mode: the first map shown, one of :data:`MODES` (default: the average patch's attention).
     """
 
     def __init__(
@@ -63,8 +66,11 @@ class AttentionExplorer(LiveApp):
         size: int = 224,
         cache_size: int = 16,
         strategy: str | None = None,  # the old name of masker
+        mode: str = MODES[0],
     ):
         masker = masker_argument(masker, strategy)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
         super().__init__(throttle_s=throttle_s, cache_size=cache_size)
         self.model = model.eval()
         self.images = as_image_batch(images)
@@ -75,7 +81,7 @@ class AttentionExplorer(LiveApp):
         self.model_cache = ModelCache(model, self.images)
         num_layers = len(self.model_cache.unmasked_attention(0))
         num_heads = self.model_cache.unmasked_attention(0)[0].shape[1]
-        self.mode = widgets.ToggleButtons(options=list(MODES), value=MODES[0], description="show")
+        self.mode = widgets.ToggleButtons(options=list(MODES), value=mode, description="show")
         self.layer = widgets.IntSlider(
             value=num_layers - 1, min=0, max=num_layers - 1, description="layer", continuous_update=True
         )
@@ -212,6 +218,8 @@ class AttentionExplorer(LiveApp):
 
     def _weights(self, attns, mask, head: int | None, layer: int) -> torch.Tensor:
         mode = self.mode.value
+        if mode == "mean of patches":
+            return attn_lib.mean_patch_attention(attns, layer, head, mask=mask)[0]
         if mode == "class token":
             return attn_lib.cls_attention(attns, layer, head, mask=mask)[0]
         if mode == "query patch":
@@ -221,7 +229,7 @@ class AttentionExplorer(LiveApp):
         if rollout is None:
             rollout = attn_lib.attention_rollout(attns)
             self.cache.put(rollout_key, rollout)
-        return attn_lib.cls_attention(rollout, mask=mask)[0]
+        return attn_lib.mean_patch_attention(rollout, mask=mask)[0]  # what the average patch gathered
 
     def _render(self) -> tuple[bytes, str]:
         index = self.mask_controls.image.value
@@ -249,9 +257,10 @@ class AttentionExplorer(LiveApp):
             self.heads_view.value = panels.png_bytes(tiles)
             self.heads_view.layout.display = None
         where = {
-            "class token": "class token",
+            "mean of patches": "mean of the patch queries",
+            "class token": "class token (not trained by MAE's loss)",
             "query patch": f"query patch {self.query}",
-            "rollout": "rollout of all layers",
+            "rollout": "rollout of all layers (mean of the patch queries)",
         }[self.mode.value]
         masking = f" · {mask.num_hidden}/{mask.num_patches} patches hidden" if mask is not None else ""
         head_name = "mean of heads" if head is None else f"head {head}"

@@ -3,12 +3,18 @@
 import math
 
 
-def scaled_lr(base_lr: float, batch_size: int) -> float:
-    """MAE's linear scaling rule: the peak learning rate grows with the batch, per 256 images."""
-    return base_lr * batch_size / 256
+def my_train_step(model, optimizer, images, mask, lr):
+    """One step of ``pretrain``'s loop: the lr in every group, forward, zero_grad, backward, AdamW; the loss."""
+    for group in optimizer.param_groups:  # two groups: with and without weight decay
+        group["lr"] = lr
+    loss = model(images, mask=mask).loss  # mean squared error on the hidden patches
+    optimizer.zero_grad()  # backward adds to .grad: clear what the last step left
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
-def warmup_cosine(progress: float, peak: float, minimum: float, warmup_fraction: float) -> float:
+def my_warmup_cosine(progress: float, peak: float, minimum: float, warmup_fraction: float) -> float:
     """Linear warm-up from 0 to ``peak``, then half a cosine from ``peak`` down to ``minimum``.
 
     ``progress`` in [0, 1] is the fraction of the run done.

@@ -22,5 +22,6 @@ def attention_distance(attn, centers):
     return (weights * distance).sum(dim=-1).mean(dim=-1)  # [heads]: over keys, then over queries
 
 
-# In the ViT paper, does mean attention distance "grow", "shrink" or stay the "same" with depth?
-WITH_DEPTH = "grows"
+# In deep layers, whose heads look more locally: a "masked" image model, a "supervised" ViT, or the "same"?
+# Xie et al. (2023, "Revealing the Dark Secrets of Masked Image Modeling", Fig. 1): the masked one.
+LOCAL_DEEP = "masked"
