@@ -97,9 +97,10 @@ def list_targets() -> list[TargetInfo]:
 
 def get_target(name: str) -> TargetInfo:
     """The :class:`TargetInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
-    if name in _TARGETS:
+    if isinstance(name, str) and name in _TARGETS:
         return _TARGETS[name]
-    raise KeyError(f"unknown target {name!r}.{suggest(name, _TARGETS)} Known targets: {', '.join(_TARGETS)}.")
+    close = suggest(name, _TARGETS) if isinstance(name, str) else " A target is named by a string."
+    raise KeyError(f"unknown target {name!r}.{close} Known targets: {', '.join(_TARGETS)}.")
 
 
 def target_dim(name: str, patch_size: int, channels: int) -> int:

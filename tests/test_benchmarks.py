@@ -168,6 +168,7 @@ def test_widget_latency(capsys, monkeypatch):
     assert all(float(row[p50]) > 0 for row in body)
 
 
+@pytest.mark.needs("fashion_mnist")
 def test_probe_quality(capsys, monkeypatch):
     module = load_script("probe_quality")
     smoke_settings = module.settings

@@ -1,14 +1,18 @@
 """The live apps in a real browser: JupyterLab + headless Chromium driven by Playwright.
 
 Starts ``jupyter lab`` on 127.0.0.1 with a random token in a temporary folder holding a
-copy of the demo notebook, runs all its cells, moves the "mask ratio" slider of each
-explorer and checks from screenshots that the picture changed.  Screenshots are saved
-under ``test-artifacts/browser/``.
+copy of the demo notebook, waits until JupyterLab shows the kernel idle, runs all its cells,
+moves the "mask ratio" slider of each explorer and checks from screenshots that the picture
+changed.  Screenshots are saved under ``test-artifacts/browser/``.
+
+Needs Chromium (``$MAE_LAB_CHROMIUM``, default /usr/bin/chromium): without it the test is skipped
+(``apt-get install chromium``), and fails under ``CI=true`` (see ``tests/needs.py``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import secrets
@@ -21,12 +25,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import needs
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "00_start_here.ipynb"  # the notebook the test opens
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,13 +43,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"no Chromium at {CHROMIUM}: install it (apt-get install chromium) to run the browser test",
-    ),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.needs("chromium")]
 
 
 def free_port() -> int:
@@ -128,6 +126,40 @@ def jupyter_lab():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def kernel_state(base: str, token: str) -> str | None:
+    """The execution state the server reports for the (one) notebook session's kernel, or None."""
+    try:
+        with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as response:
+            sessions = json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+    states = [s.get("kernel", {}).get("execution_state") for s in sessions if s.get("kernel")]
+    return states[0] if states else None
+
+
+#: JupyterLab's own kernel indicator: the notebook toolbar's, or the status bar's text
+KERNEL_IDLE_JS = """() => {
+    const toolbar = document.querySelector('.jp-Notebook-ExecutionIndicator');
+    if (toolbar) return toolbar.getAttribute('data-status') === 'idle';
+    const status = document.querySelector('.jp-StatusBar-Widget [title*="Kernel"], .jp-KernelStatus');
+    return status !== null && /idle/i.test(status.textContent || status.title);
+}"""
+
+
+def wait_for_kernel_idle(page, base: str, token: str, timeout: float = 180.0) -> float:
+    """Poll until JupyterLab shows the notebook's kernel idle (and the server agrees); returns the seconds waited.
+
+    A fixed pause is not enough on a busy machine: Run All before the kernel is ready runs nothing.
+    """
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if page.evaluate(KERNEL_IDLE_JS) and kernel_state(base, token) == "idle":
+            return time.monotonic() - start
+        page.wait_for_timeout(250)
+    page.screenshot(path=str(ARTIFACTS / "kernel_not_idle.png"), full_page=True)
+    raise AssertionError(f"the kernel was not idle after {timeout:.0f} s (server says {kernel_state(base, token)!r})")
+
+
 def pixels(png: bytes) -> np.ndarray:
     from PIL import Image
 
@@ -207,7 +239,7 @@ def test_explorers_respond_in_jupyterlab(jupyter_lab):
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
                 profile,
-                executable_path=str(CHROMIUM),
+                executable_path=str(needs.chromium_path()),
                 headless=True,
                 args=CHROMIUM_ARGS,
                 viewport={"width": 1400, "height": 1600},
@@ -217,7 +249,8 @@ def test_explorers_respond_in_jupyterlab(jupyter_lab):
                 page.set_default_timeout(60_000)
                 page.goto(f"{base}/lab/tree/{notebook}?token={token}", wait_until="domcontentloaded")
                 page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=90_000)
-                page.wait_for_timeout(2000)  # let the kernel session attach
+                waited = wait_for_kernel_idle(page, base, token)
+                (ARTIFACTS / "kernel_idle_after_s.txt").write_text(f"{waited:.1f}\n")
                 page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
                 page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
