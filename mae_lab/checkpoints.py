@@ -303,6 +303,9 @@ def load_model(name_or_path: str | os.PathLike, pretrained: bool = False, *, con
     Raises:
         KeyError: the name is none of the above (with the closest names).
     """
+    for flag, value in (("pretrained", pretrained), ("encoder_only", encoder_only)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise KeyError(f"a model is named by a preset, a shipped name or a path (a str), got {name_or_path!r}; "
                        f"presets: {', '.join(PRESETS)}; shipped: {', '.join(list_shipped()) or 'none'}")

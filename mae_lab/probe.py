@@ -369,6 +369,10 @@ def probe(
                              f"got {type(dataset).__name__}")
         if size == 0:
             raise ValueError(f"{label} is empty; pass a dataset with at least one image")
+        first = dataset[0]
+        if not (isinstance(first, (tuple, list)) and len(first) == 2 and isinstance(first[0], torch.Tensor)):
+            raise ValueError(f"{label} must yield (image tensor [C, H, W], label) pairs, e.g. mae_lab.load_dataset(...); "
+                             f"its first item is a {type(first).__name__}")
     model = _resolve_model(model)
     device = as_device(device) if device is not None else module_device(model)
     start = time.perf_counter()

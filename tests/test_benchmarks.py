@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 import mae_lab
 import mae_lab.models
 from mae_lab.masking import list_maskers

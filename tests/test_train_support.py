@@ -57,6 +57,16 @@ WRITER = textwrap.dedent(
 )
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The writer in another process trains on one thread; so must this process, for bit-identical weights
+    (another test may have left torch on more threads)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_config(**changes) -> PretrainConfig:
     """mae_micro on 128 digits, batch 32: 4 steps per epoch (the same run as ``mae-lab pretrain TINY``)."""
     settings = {"dataset": "digits", "model": "mae_micro", "epochs": 2, "batch_size": 32, "limit": 128, "lr": 1e-3,
