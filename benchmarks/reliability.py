@@ -37,7 +37,6 @@ import contextlib
 import errno
 import io
 import json
-import math
 import os
 import pickle
 import platform
@@ -80,9 +79,9 @@ class Row:
 # =============================================================================================
 def run_child(config_path: str, slow: float, resume: bool) -> None:
     """What the child process does: pretrain, writing checkpoints slowly when ``slow`` > 0 (a slow disk)."""
-    import mae_lab.checkpoints as checkpoints
     from safetensors.torch import save as safetensors_bytes
 
+    from mae_lab import checkpoints
     from mae_lab.train import PretrainConfig, pretrain
 
     def write_slowly(data: bytes, target) -> None:  # four pieces, a pause after each
@@ -257,7 +256,9 @@ def kill_trials(kills: int, chains: int, epochs: int, seed: int, workdir: Path, 
         result = pretrain(config, callbacks=[counter], resume=(run / "train_state.pt").exists())
         weights = result.model.state_dict()
         finite = all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
-        continued = counter.first_step == (last_step or 0) + 1 and result.steps == config.epochs * 8
+        total = config.epochs * 8  # 256 images, batches of 32
+        expected_first = (last_step or 0) + 1 if (last_step or 0) < total else None  # None: it had finished
+        continued = counter.first_step == expected_first and result.steps == total
         if finite and continued and same_weights(weights, reference) and not list(run.glob(".*.tmp")):
             row.recovered += count  # every kill of this run was followed by a resume that continued it
         else:
@@ -295,8 +296,23 @@ def _wait_and_kill(child: Child, run: Path, lock_file: str, during_write: bool, 
 # =============================================================================================
 # a full disk during a checkpoint write
 # =============================================================================================
+def full_disk_at(write, failing_call: int):
+    """``write`` (``torch.save`` or safetensors' ``save_file``) whose ``failing_call``-th call (from 1; 0 =
+    never) writes a thousand bytes and then fails as a full disk does (ENOSPC)."""
+    calls = {"count": 0}
+
+    def wrapped(obj, target, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] == failing_call:
+            Path(target).write_bytes(b"\0" * 1000)  # part of a file, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(obj, target, *args, **kwargs)
+
+    return wrapped
+
+
 def disk_full_trials(trials: int, seed: int, workdir: Path, log=print) -> Row:
-    import mae_lab.checkpoints as checkpoints
+    from mae_lab import checkpoints
     from mae_lab.train import CheckpointWriteError, pretrain
 
     row = Row("disk full while saving")
@@ -309,22 +325,8 @@ def disk_full_trials(trials: int, seed: int, workdir: Path, log=print) -> Row:
         config = kill_config(run, epochs)
         fail_at = rng.randint(1, epochs)  # which save (1 = after epoch 1) hits the full disk
         which = rng.choice(["train_state.pt", "checkpoint.safetensors"])
-        saves = {"count": 0}
-
-        def no_space(write):
-            def wrapped(*args, **kwargs):
-                saves["count"] += which == name_of(write)
-                if saves["count"] == fail_at and which == name_of(write):
-                    target = Path(args[1])
-                    target.write_bytes(b"\0" * 1000)  # half a file, then the disk is full
-                    raise OSError(errno.ENOSPC, "No space left on device")
-                return write(*args, **kwargs)
-            return wrapped
-
-        def name_of(write):
-            return "train_state.pt" if write is real_torch_save else "checkpoint.safetensors"
-
-        torch.save, checkpoints.save_file = no_space(real_torch_save), no_space(real_save_file)
+        torch.save = full_disk_at(real_torch_save, fail_at if which == "train_state.pt" else 0)
+        checkpoints.save_file = full_disk_at(real_save_file, fail_at if which == "checkpoint.safetensors" else 0)
         message, expected_step = "", (fail_at - 1) * 8 if which == "train_state.pt" else fail_at * 8
         try:
             pretrain(config)
@@ -510,7 +512,8 @@ def fuzz(examples: int, seed: int, log=print) -> Row:
     for target in ENTRY_POINTS:
         strategy, run = target(st, weird)
         runner = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck))(given(strategy)(lambda case: run(case, attempt)))
+                          suppress_health_check=list(HealthCheck))(
+                              given(strategy)(lambda case, run=run: run(case, attempt)))
         runner()
     row.trials = len(ENTRY_POINTS)
     row.inputs = counts["inputs"]
@@ -572,8 +575,15 @@ def _fuzz_model(st, weird):
 
 
 def _fuzz_load_dataset(st, weird):
+    from PIL import Image
+
     from mae_lab.data import load_dataset
 
+    tree = Path(tempfile.mkdtemp(prefix="mae_lab_folder_"))  # a tiny ImageFolder tree for "folder"
+    for label in ("a", "b"):
+        (tree / label).mkdir()
+        for k in range(3):
+            Image.new("RGB", (12, 12), (40 * k, 80, 120)).save(tree / label / f"{k}.png")
     arguments = ["name", "split", "image_size", "root", "seed", "limit", "channels", "resize", "zoom", "colour"]
     strategy = st.tuples(st.sampled_from(["digits", "photos", "fashion_mnist", "folder"]), st.sampled_from(arguments),
                          weird)
@@ -582,9 +592,14 @@ def _fuzz_load_dataset(st, weird):
         name, which, value = case
         if which in ("image_size", "limit") and isinstance(value, int) and value > 256:
             return  # a big valid size is not a bad input, only a slow one
-        args = {"name": name, "split": "test", "limit": 16, "download": False, which: value}
-        if which in ("zoom",) and name != "photos":
+        if which == "zoom" and name != "photos":
             return
+        args = {"name": name, "split": "test", "limit": 16, "download": False}
+        if name == "folder":
+            args["root"] = str(tree)
+        elif name == "fashion_mnist" and which != "name":
+            return  # it may be missing on this machine: a FileNotFoundError that names no argument
+        args[which] = value
         attempt(f"load_dataset({name}, {which}=...)", lambda: load_dataset(args.pop("name"), **args), (which,), value)
     return strategy, run
 
@@ -693,7 +708,7 @@ class RunsCode:
 @contextlib.contextmanager
 def no_weights_allocated():
     """Fail if a model is built on a real device or tensors are read from a file inside the block."""
-    import mae_lab.checkpoints as checkpoints
+    from mae_lab import checkpoints
 
     built, real_model, real_load = [], checkpoints.MaskedAutoencoder, checkpoints.load_file
 

@@ -315,14 +315,17 @@ def load_model(name_or_path: str | os.PathLike, pretrained: bool = False, *, con
 
 
 def _resolve(key: str, pretrained: bool, config, encoder_only: bool, overrides: dict) -> MaskedAutoencoder:
+    if not key.strip():
+        raise KeyError(f"a model name or path is needed, got {key!r}; presets: {', '.join(PRESETS)}; shipped: "
+                       f"{', '.join(list_shipped()) or 'none'}")
     if key in PRESETS:
         if not pretrained:
             return MaskedAutoencoder(get_preset(key, **overrides))
         if overrides:
             raise ValueError(f"pretrained {key!r} weights fix the architecture; drop the overrides {sorted(overrides)}")
         if key not in OFFICIAL_PRESETS:
-            raise ValueError(f"preset {key!r} has no official weights; train one (mae_lab.train.pretrain) or load "
-                             f"a shipped model: {', '.join(list_shipped()) or 'none shipped'}")
+            raise ValueError(f"preset {key!r} has no official weights (pretrained=True); train one "
+                             f"(mae_lab.train.pretrain) or load a shipped model: {', '.join(list_shipped()) or 'none'}")
         return load_official(key, encoder_only=encoder_only)
     if overrides:
         raise ValueError(f"overrides {sorted(overrides)} only apply to presets; {key!r} is a saved model")

@@ -94,3 +94,12 @@ def test_check_mode_reports_a_stale_lab_and_changes_nothing(tmp_path, capsys):
     assert "out of step" in capsys.readouterr().out and stale.read_text() == text
     assert sync.main([str(stale)]) == 0 and stale.read_text() == LABS[0].read_text()
     assert sync.main(["--check", str(stale)]) == 0
+
+
+@pytest.mark.parametrize("path", LABS, ids=lambda p: p.stem)
+def test_what_a_lab_needs_is_something_the_tests_can_check(path):
+    sys.path.insert(0, str(REPO / "tests"))
+    import needs
+
+    declared = json.loads(path.read_text())["metadata"].get("mae_lab", {}).get("needs", [])
+    assert set(declared) <= set(needs.CHECKS), f"{path.name} needs {declared}; known: {sorted(needs.CHECKS)}"

@@ -547,8 +547,9 @@ def load_dataset(
         hints = "".join(suggest(k, options, n=1) for k in unknown)
         raise TypeError(f"load_dataset({key!r}) has no option(s) {unknown}.{hints} Its options: "
                         f"{', '.join(options) or 'none'}")
-    if "channels" in kw and kw["channels"] not in (None, 1, 3) or isinstance(kw.get("channels"), bool):
-        raise ValueError(f"channels must be 1, 3 or None (the dataset's own), got {kw['channels']!r}")
+    channels = kw.get("channels")
+    if not (channels is None or (isinstance(channels, int) and not isinstance(channels, bool) and channels in (1, 3))):
+        raise ValueError(f"channels must be 1, 3 or None (the dataset's own), got {channels!r}")
     if "resize" in kw and kw["resize"] not in ("interpolate", "pad"):
         raise ValueError(f"resize must be 'interpolate' or 'pad', got {kw['resize']!r}")
     return loader(_normalise_split(split), image_size, root, download, seed, limit, **kw)

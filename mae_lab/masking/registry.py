@@ -172,8 +172,8 @@ def make_mask(
     num_patches = math.prod(grid)
     batch_size = whole_number(batch_size, "batch_size", minimum=1, fix="it is the number of masks to draw")
     if batch_size * num_patches > MAX_MASK_ENTRIES:
-        raise ValueError(f"{batch_size} masks of {num_patches:,} patches (grid {grid}) are too many for one call; "
-                         "draw fewer at a time")
+        raise ValueError(f"batch_size={batch_size}: {batch_size} masks of {num_patches:,} patches (grid {grid}) are too "
+                         "many for one call; draw fewer at a time")
     ratio = info.default_ratio if ratio is None else ratio
     num_hidden = num_hidden_for(num_patches, ratio)
     unknown = set(options) - set(info.options) - ({"scores"} if info.needs_scores else set())
