@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from mae_lab.data import load_dataset
 from mae_lab.checkpoints import save_checkpoint
+from mae_lab.data import load_dataset
 from mae_lab.probe import extract_features, knn_probe, linear_probe, raw_pixel_features
 from mae_lab.train import PretrainConfig, build_model, pretrain
 
@@ -71,6 +71,13 @@ GRIDS: dict[str, list[tuple[str, dict]]] = {
         ("patch 4 (49 tokens)", {"model_overrides": {"patch_size": 4}}),
     ],
 }
+
+
+#: Lab 08's grid: each mask strategy at each ratio, the rest of the recipe fixed.
+GRIDS["ablation"] = [
+    (f"{masker} {ratio:.2f}", {"masker": masker, "mask_ratio": ratio})
+    for masker in ("random", "block", "grid") for ratio in (0.25, 0.5, 0.75, 0.9)
+]
 
 
 def merge(base: dict, changes: dict) -> dict:
@@ -134,13 +141,34 @@ def table(rows: list[dict], pixels: dict | None) -> str:
     for row in rows:
         p, r = row["pretrained"], row["random_init"]
         lines.append(
-            f"| {row['label']} | {row['budget_s']:.0f} s | {row['threads']} | {row['steps']:,} | "
+            f"| {row['label']} | {row['budget_s']:.0f} {'CPU-s' if row.get('clock') == 'cpu' else 's wall'} | "
+            f"{row['threads']} | {row['steps']:,} | "
             f"{p['knn_mean']:.1f} / {p['knn_cls']:.1f} | {p['linear_mean']:.1f} / {p['linear_cls']:.1f} | "
             f"{r['knn_mean']:.1f} / {r['linear_mean']:.1f} |"
         )
     if pixels:
         lines.append(f"\nRaw pixels on the same split: kNN {pixels['knn']:.1f} %, linear {pixels['linear']:.1f} %.")
     return "\n".join(lines)
+
+
+def export(results: Path, target: Path, command: str) -> None:
+    """One compact JSON per sweep: every row's recipe changes and probe accuracies, with the baselines."""
+    rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    pixels_file = results.with_name("pixel_baseline.json")
+    payload = {
+        "made_by": command,
+        "probe": "full Fashion-MNIST split (60,000 train / 10,000 test), mean-pooled features",
+        "raw_pixels": json.loads(pixels_file.read_text()) if pixels_file.is_file() else None,
+        "rows": [{"label": r["label"], "masker": r["recipe"].get("masker", "random"),
+                  "mask_ratio": r["recipe"].get("mask_ratio"), "budget_s": r["budget_s"],
+                  "clock": r.get("clock", "wall"), "steps": r["steps"],
+                  "knn": round(r["pretrained"]["knn_mean"], 2), "linear": round(r["pretrained"]["linear_mean"], 2),
+                  "random_init_knn": round(r["random_init"]["knn_mean"], 2),
+                  "random_init_linear": round(r["random_init"]["linear_mean"], 2)} for r in rows],
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {target} ({len(rows)} rows)")
 
 
 def main(argv=None) -> int:
@@ -158,11 +186,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="runs/recipes.jsonl")
     parser.add_argument("--save", help="a folder to keep each trial's model in (checkpoint per label)")
     parser.add_argument("--table", help="print the markdown table of a results file and exit")
+    parser.add_argument("--export", nargs=2, metavar=("RESULTS", "JSON"),
+                        help="write a results file as the compact JSON a lab draws (e.g. data/ablation_grid.json)")
     args = parser.parse_args(argv)
     if args.table:
         rows = [json.loads(line) for line in Path(args.table).read_text().splitlines() if line.strip()]
         cache = Path(args.table).with_name("pixel_baseline.json")
         print(table(rows, json.loads(cache.read_text()) if cache.is_file() else None))
+        return 0
+    if args.export:
+        export(Path(args.export[0]), Path(args.export[1]), " ".join(sys.argv))
         return 0
     trials = list(GRIDS[args.grid]) if args.grid else []
     if args.only:

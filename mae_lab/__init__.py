@@ -27,7 +27,7 @@ __version__ = "0.2.0"
 #: it, never from a later one (``tests/test_layers.py`` reads this list and enforces it).
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("utils", "paths"),  # devices, seeds and random streams, "did you mean", atomic writes, the network
-    ("patches", "schedules", "targets", "masking"),  # images as tokens, what to hide, what to predict
+    ("patches", "schedules", "targets", "masking", "inpainting"),  # tokens, what to hide and predict, baselines
     ("models",),  # the ViT encoder and the masked autoencoder
     ("attention", "convert"),  # reading attention; official / timm / Hugging Face weights
     ("checkpoints", "data", "datasets", "hub"),  # our files and the one model resolver; datasets

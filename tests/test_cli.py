@@ -80,13 +80,17 @@ def test_bad_inputs_give_an_error_line_not_a_traceback(tmp_path, capsys):
 def test_demo_writes_figures_and_metrics(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--seconds", "2", "--dataset", "digits"]) == 0
-    for name in ("loss_curve.png", "reconstruction.png", "maskers.png", "metrics.json"):
+    for name in ("loss_curve.png", "label_efficiency.png", "reconstruction.png", "maskers.png", "metrics.json"):
         assert (out / name).is_file(), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["dataset"] == "digits" and metrics["pretrain"]["steps"] > 0
-    assert set(metrics["knn"]["baselines"]) == {"raw_pixels", "random_init"}
+    for block in ("knn", "finetune"):  # the same shape: accuracy and the two baselines
+        assert set(metrics[block]["baselines"]) == {"raw_pixels", "random_init"}
+        assert 0 <= metrics[block]["accuracy"] <= 1 and metrics[block]["labels_per_class"] == 20
+    assert metrics["label_efficiency"]["labels_per_class"] == [5, 20]
     assert isinstance(metrics["pretrained_beats_random_init"], bool)
-    assert "kNN accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "kNN with 20 labels per class" in printed and "same ViT from scratch" in printed
 
 
 def test_console_script_module_entry_point():

@@ -15,7 +15,7 @@ from mae_lab.masking.noise import filtered_noise
 from mae_lab.masking.random_masks import adjust_to_count, lattice_cell
 
 ALL_NAMES = [info.name for info in list_maskers()]
-EXPECTED_NAMES = ["random", "grid", "center", "frame", "block", "simmim", "noise", "attention", "hard", "tube"]
+EXPECTED_NAMES = ["random", "grid", "center", "frame", "block", "simmim", "noise", "attention", "hard", "tube", "frame_random"]
 
 
 def scores_for(name, batch_size, num_patches, seed=123):

@@ -196,3 +196,54 @@ def test_probe_finetune_and_bad_method(micro_model, digits_small):
         probe(micro_model, train, val, method="svm")
     with pytest.raises(ValueError, match="baseline"):
         probe(micro_model, train, val, baselines=["imagenet"])
+
+
+# ---------------------------------------------------------------------------------------------
+# label efficiency
+# ---------------------------------------------------------------------------------------------
+def test_balanced_indices_take_the_same_number_of_every_class():
+    from mae_lab.probe import balanced_indices
+
+    labels = torch.tensor([0, 1, 2] * 10 + [0] * 5)
+    chosen = balanced_indices(labels, 4, seed=0)
+    assert torch.bincount(labels[chosen]).tolist() == [4, 4, 4]
+    assert torch.equal(chosen, balanced_indices(labels, 4, seed=0))  # reproducible from the seed
+    assert not torch.equal(chosen, balanced_indices(labels, 4, seed=1))
+    assert len(balanced_indices(labels, None)) == len(labels)
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        balanced_indices(labels, 11)
+
+
+def test_finetune_steps_follow_the_labels_within_bounds():
+    from mae_lab.probe import finetune_steps
+
+    assert finetune_steps(100) == 300  # 100 images: one step per epoch, raised to the minimum
+    assert finetune_steps(2000, epochs=30) == 30 * 15  # 15 batches of 128 per epoch
+    assert finetune_steps(60000) == 3000  # capped
+
+
+def test_label_efficiency_runs_every_method_on_the_same_labels(micro_model, digits_small):
+    from mae_lab.probe import label_efficiency
+
+    train, test = digits_small
+    result = label_efficiency(micro_model, train, test, labels_per_class=(3, 10),
+                              finetune_settings={"steps": 6}, scratch_settings={"steps": 6})
+    assert result.labels_per_class == [3, 10]
+    assert set(result.accuracy) == {"finetune", "linear", "scratch", "pixels"}
+    assert all(len(values) == 2 and all(0 <= v <= 1 for v in values) for values in result.accuracy.values())
+    assert result.accuracy["pixels"][1] > 0.5  # logistic regression on 100 digits is far above chance
+    assert "labels/class" in repr(result) and "finetune" in repr(result)
+    with pytest.raises(ValueError, match="unknown method"):
+        label_efficiency(micro_model, train, test, methods=("finetune", "magic"))
+
+
+def test_lp_ft_starts_from_a_head_that_already_classifies(micro_model, digits_small):
+    from mae_lab.finetune import finetune
+
+    train, test = digits_small
+    zero_steps = {"steps": 1, "lr": 1e-9, "augment": False}
+    cold = finetune(micro_model, train, test, head_init="zeros", **zero_steps)
+    warm = finetune(micro_model, train, test, head_init="linear_probe", **zero_steps)
+    assert warm > cold + 0.2  # before any real training, the fitted head already separates the digits
+    with pytest.raises(ValueError, match="head_init"):
+        finetune(micro_model, train, test, head_init="random")

@@ -16,27 +16,18 @@ from __future__ import annotations
 
 import ast
 import copy
-import importlib.util
 import inspect
 import json
 from pathlib import Path
 
 import pytest
+from solutions_loader import load_solutions
 
 from mae_lab.exercises.core import CheckResult
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SOLUTIONS = NOTEBOOKS / "solutions"
 LABS = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
-def load_solutions(number: str):
-    """Import ``notebooks/solutions/<number>_solutions.py`` (the folder is not a package)."""
-    path = SOLUTIONS / f"{number}_solutions.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{number}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _check_calls(node: ast.AST) -> list[ast.Call]:

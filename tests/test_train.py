@@ -151,6 +151,18 @@ def test_target_masker_and_ratio_schedule_come_from_the_config():
     assert ratios == sorted(ratios, reverse=True)
 
 
+def test_a_ratio_range_draws_each_steps_ratio_reproducibly():
+    config = tiny_config(ratio_range=(0.2, 0.9), epochs=3)
+    first, again = pretrain(config), pretrain(config)
+    ratios = [row["mask_ratio"] for row in first.history]
+    assert all(0.2 <= r <= 0.9 for r in ratios) and len(set(ratios)) == len(ratios)  # a new ratio every step
+    assert ratios == [row["mask_ratio"] for row in again.history]  # the same from the same seed
+    with pytest.raises(ValueError, match="ratio_range"):
+        tiny_config(ratio_range=(0.5, 1.0))
+    with pytest.raises(ValueError, match="not both"):
+        tiny_config(ratio_range=(0.2, 0.9), ratio_schedule={"kind": "linear", "start": 0.9, "end": 0.5})
+
+
 @pytest.mark.parametrize("stop", [StopAt(epoch=1), StopAt(step=3)], ids=["at-epoch-end", "mid-epoch"])
 def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, stop, capsys):
     straight = pretrain(tiny_config())

@@ -64,6 +64,7 @@ def test_is_reachable_asks_the_host_it_is_given():
     accept.start()
     try:
         assert utils.is_reachable(f"http://127.0.0.1:{port}/file.gz", timeout=2)
+        accept.join(5)  # a socket still blocked in accept() would keep listening after close()
     finally:
         server.close()
     assert not utils.is_reachable(f"http://127.0.0.1:{port}/file.gz", timeout=1)  # closed now: refused

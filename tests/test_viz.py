@@ -1,6 +1,5 @@
 """The viz package: every figure under its old name, and the names that moved out of it, for one release."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -16,6 +16,7 @@ from . import block  # noqa: F401  block (BEiT), simmim
 from . import noise  # noqa: F401  noise (ColorMAE)
 from . import guided  # noqa: F401  attention (AttMask), hard (HPM)
 from . import tube  # noqa: F401  tube (VideoMAE)
+from . import frames  # noqa: F401  frame_random (the frame-wise video baseline)
 # isort: on
 from ..schedules import RatioSchedule, make_schedule  # re-exported: masking knobs change over training
 from .for_images import mask_for_image, patch_saliency

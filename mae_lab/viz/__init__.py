@@ -8,7 +8,8 @@ histories.  Nothing trains or loads a model.  Each subject has its own file:
 * :mod:`~mae_lab.viz.attention` — ``plot_attention``, ``plot_attention_distance``, ``plotly_attention``;
 * :mod:`~mae_lab.viz.tokens` — ``plot_patch_tokens``, ``position_similarity``, ``plot_position_similarity``;
 * :mod:`~mae_lab.viz.targets` — ``plot_targets``;
-* :mod:`~mae_lab.viz.training` — ``plot_training``, ``plot_snapshots``.
+* :mod:`~mae_lab.viz.training` — ``plot_training``, ``plot_snapshots``;
+* :mod:`~mae_lab.viz.probing` — ``plot_label_efficiency``, ``plot_probe``.
 
 The matplotlib functions return a :class:`matplotlib.figure.Figure` (not registered with
 pyplot, so it is shown once when it is the last value of a notebook cell, and never
@@ -36,6 +37,7 @@ from ..panels import default_patch_size, to_hwc
 from ._figure import figure_to_array
 from .attention import plot_attention, plot_attention_distance, plotly_attention
 from .masks import mask_gallery, show_mask
+from .probing import plot_label_efficiency, plot_probe
 from .reconstruction import plot_reconstruction, plotly_patch_error
 from .targets import plot_targets
 from .tokens import plot_patch_tokens, plot_position_similarity, position_similarity
@@ -47,8 +49,10 @@ __all__ = [
     "mask_gallery",
     "plot_attention",
     "plot_attention_distance",
+    "plot_label_efficiency",
     "plot_patch_tokens",
     "plot_position_similarity",
+    "plot_probe",
     "plot_reconstruction",
     "plot_snapshots",
     "plot_targets",
