@@ -509,11 +509,16 @@ def fuzz(examples: int, seed: int, log=print) -> Row:
         except Exception as error:  # noqa: BLE001 - the crash we look for
             problems.append(f"{where}: {type(error).__name__}: {str(error)[:200]} (value {value!r:.80})")
 
+    def test_of(run):  # hypothesis refuses a test function with default arguments, so bind ``run`` here
+        def test(case):
+            run(case, attempt)
+
+        return test
+
     for target in ENTRY_POINTS:
         strategy, run = target(st, weird)
         runner = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                          suppress_health_check=list(HealthCheck))(
-                              given(strategy)(lambda case, run=run: run(case, attempt)))
+                          suppress_health_check=list(HealthCheck))(given(strategy)(test_of(run)))
         runner()
     row.trials = len(ENTRY_POINTS)
     row.inputs = counts["inputs"]
