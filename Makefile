@@ -10,12 +10,14 @@ PORT   ?= 8888
 # JupyterLab refuses to run as root (containers, CI boxes) unless told it may.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test demo setup unit notebooks browser bench clean help
+.PHONY: lab test demo data site setup unit notebooks browser bench clean help
 
 help:
 	@echo "make lab    - set up .venv and open JupyterLab on $(NOTEBOOK)"
 	@echo "make test   - set up .venv and run the whole test suite (unit, notebooks, browser)"
 	@echo "make demo   - the headless main job: pretrain, probe, write figures to outputs/demo/"
+	@echo "make data   - download Fashion-MNIST into data/fashion-mnist/ (or: apt-get install dataset-fashion-mnist)"
+	@echo "make site   - run every lab (smoke mode; SMOKE=0 for full) and write outputs/site/*.html"
 	@echo "make bench  - the CPU benchmarks (see benchmarks/README.md)"
 
 setup: $(STAMP)
@@ -27,11 +29,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,hub,plotly]"
 	@touch $(STAMP)
 
+# Listens on this machine only (127.0.0.1). JupyterLab prints the address with its token below;
+# on a remote machine forward the port first: ssh -L $(PORT):127.0.0.1:$(PORT) <host>.
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(NOTEBOOK) --port $(PORT) $(ROOT_FLAG)
+	@echo "JupyterLab starts on 127.0.0.1 (this machine only). If no browser opens, copy the address"
+	@echo "http://127.0.0.1:<port>/lab?token=<token> that it prints below into one; Ctrl-C twice stops it."
+	$(BIN)/jupyter lab $(NOTEBOOK) --ServerApp.ip=127.0.0.1 --port $(PORT) $(ROOT_FLAG)
 
 demo: $(STAMP)
 	$(BIN)/mae-lab demo --out outputs/demo
+
+data: $(STAMP)
+	$(BIN)/mae-lab download fashion_mnist --root data
+
+# SMOKE=0 make site runs the labs at full size (minutes to hours on a CPU).
+SMOKE ?= 1
+site: $(STAMP)
+	MAE_LAB_SMOKE=$(SMOKE) TQDM_DISABLE=1 $(BIN)/python scripts/build_site.py --out outputs/site
 
 test: $(STAMP)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest tests -q

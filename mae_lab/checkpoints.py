@@ -43,7 +43,7 @@ from safetensors.torch import load_file, save_file
 from .convert import describe_config, load_exact, load_official, load_reference_weights
 from .models import OFFICIAL_PRESETS, PRESETS, MAEConfig, MaskedAutoencoder, get_preset
 from .paths import checkpoints_dir
-from .utils import atomic_write, deprecated_alias, suggest
+from .utils import as_device, atomic_write, deprecated_alias, suggest
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -211,7 +211,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device | None =
     model.metadata = dict(info.get("metadata") or {})
     model.metadata.setdefault("checkpoint", str(st_path))
     model.eval()
-    return model.to(device) if device is not None else model
+    return model.to(as_device(device)) if device is not None else model
 
 
 # ====================================================================== shipped models
@@ -303,19 +303,29 @@ def load_model(name_or_path: str | os.PathLike, pretrained: bool = False, *, con
     Raises:
         KeyError: the name is none of the above (with the closest names).
     """
+    for flag, value in (("pretrained", pretrained), ("encoder_only", encoder_only)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise KeyError(f"a model is named by a preset, a shipped name or a path (a str), got {name_or_path!r}; "
+                       f"presets: {', '.join(PRESETS)}; shipped: {', '.join(list_shipped()) or 'none'}")
+    target = as_device(device) if device is not None else None  # a bad device fails before anything loads
     model = _resolve(str(name_or_path), pretrained, config, encoder_only, overrides)
-    return model.to(device) if device is not None else model
+    return model.to(target) if target is not None else model
 
 
 def _resolve(key: str, pretrained: bool, config, encoder_only: bool, overrides: dict) -> MaskedAutoencoder:
+    if not key.strip():
+        raise KeyError(f"a model name or path is needed, got {key!r}; presets: {', '.join(PRESETS)}; shipped: "
+                       f"{', '.join(list_shipped()) or 'none'}")
     if key in PRESETS:
         if not pretrained:
             return MaskedAutoencoder(get_preset(key, **overrides))
         if overrides:
             raise ValueError(f"pretrained {key!r} weights fix the architecture; drop the overrides {sorted(overrides)}")
         if key not in OFFICIAL_PRESETS:
-            raise ValueError(f"preset {key!r} has no official weights; train one (mae_lab.train.pretrain) or load "
-                             f"a shipped model: {', '.join(list_shipped()) or 'none shipped'}")
+            raise ValueError(f"preset {key!r} has no official weights (pretrained=True); train one "
+                             f"(mae_lab.train.pretrain) or load a shipped model: {', '.join(list_shipped()) or 'none'}")
         return load_official(key, encoder_only=encoder_only)
     if overrides:
         raise ValueError(f"overrides {sorted(overrides)} only apply to presets; {key!r} is a saved model")

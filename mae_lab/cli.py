@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .train_support import LossNotFiniteError, RunLockedError
+from .train_support import CheckpointWriteError, LossNotFiniteError, RunLockedError
 
 __all__ = ["build_parser", "main"]
 
@@ -191,14 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mae-lab`` console script. Bad input prints ``error: ...`` and exits with 2."""
+    """Entry point of the ``mae-lab`` console script: returns the exit status, never raises for bad input.
+
+    Bad flags print argparse's usage and ``error: ...`` (status 2); a bad value or a failure the library
+    explains (a missing file, a locked run folder, a full disk, a NaN loss) prints ``error: <the message>``
+    (status 2); ``--help`` prints the help (status 0).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse has printed the usage and the error (or the help)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, KeyError, FileNotFoundError, LossNotFiniteError, RunLockedError) as error:
+    except (ValueError, KeyError, TypeError, FileNotFoundError, LossNotFiniteError, RunLockedError,
+            CheckpointWriteError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"error: {message}", file=sys.stderr)
         return 2

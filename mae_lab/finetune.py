@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .data import GPUResidentLoader, image_batches
 from .schedules import warmup_cosine
-from .utils import module_device
+from .utils import as_device, module_device
 
 __all__ = ["FinetuneClassifier", "count_classes", "finetune", "fit_linear_head", "layer_decay_groups"]
 
@@ -150,7 +150,7 @@ def finetune(
     """
     if head_init not in ("zeros", "linear_probe"):
         raise ValueError(f"head_init must be 'zeros' or 'linear_probe', got {head_init!r}")
-    device = torch.device(device) if device is not None else module_device(model)
+    device = as_device(device) if device is not None else module_device(model)
     num_classes = int(getattr(train_set, "num_classes", 0) or count_classes(torch.as_tensor(train_set.labels)))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -158,7 +158,7 @@ def finetune(
     batch_size = min(int(batch_size), len(train_set))
     loader = GPUResidentLoader(train_set, batch_size, device=device, augment=augment, seed=seed,
                                crop_scale=crop_scale, flip=flip)
-    classifier.backbone.encoder.patch_embed.check_images(loader.images[:1])
+    classifier.backbone.encoder.patch_embed.check_images(loader.images[:1].float())  # sizes only
     if head_init == "linear_probe":  # LP-FT: start from a head fitted on the frozen features
         with torch.no_grad():
             classifier.eval()

@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from .checkpoints import load_model
 from .data import image_batches
 from .finetune import FinetuneClassifier, count_classes, finetune, layer_decay_groups
-from .utils import Stream, generator, module_device
+from .utils import Stream, as_device, generator, module_device, whole_number
 
 __all__ = [
     "FinetuneClassifier",
@@ -95,7 +95,7 @@ def extract_features(
     if pool not in ("cls", "mean"):
         raise ValueError(f"pool must be 'cls' or 'mean', got {pool!r}")
     model = model_or_encoder
-    device = torch.device(device) if device is not None else module_device(model)
+    device = as_device(device) if device is not None else module_device(model)
     was_training = model.training
     model.to(device).eval()
     use_amp = device.type == "cuda"
@@ -205,7 +205,7 @@ def linear_probe(
     The head is MAE's: ``BatchNorm1d(affine=False)`` (a per-dimension standardisation learned from the
     training features) followed by ``Linear``; it is trained with AdamW and a cosine learning rate.
     """
-    device = torch.device(device) if device is not None else train_features.device
+    device = as_device(device) if device is not None else train_features.device
     classes = num_classes or count_classes(train_labels, test_labels)
     dim = train_features.shape[1]
     head = nn.Sequential(nn.BatchNorm1d(dim, affine=False, eps=1e-6), nn.Linear(dim, classes)).to(device)
@@ -338,14 +338,43 @@ def probe(
     Returns:
         A :class:`ProbeResult`; ``print(result)`` shows a small table.
     """
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    wanted = {"raw_pixels", "random_init"} if baselines is True else set(baselines or ())
+    if baselines is True or baselines is False or baselines is None:
+        wanted = {"raw_pixels", "random_init"} if baselines else set()
+    elif isinstance(baselines, (list, tuple, set, frozenset)) and all(isinstance(b, str) for b in baselines):
+        wanted = set(baselines)
+    else:
+        raise ValueError(f"baselines must be True, False or a list of 'raw_pixels' / 'random_init', got {baselines!r}")
     unknown = wanted - {"raw_pixels", "random_init"}
     if unknown:
         raise ValueError(f"unknown baseline(s) {sorted(unknown)}; choose from 'raw_pixels', 'random_init'")
+    k = whole_number(k, "k", minimum=1, fix="the number of neighbours that vote (DINO uses 20)")
+    batch_size = whole_number(batch_size, "batch_size", minimum=1, fix="images per forward pass, e.g. 256")
+    seed = whole_number(seed, "seed", fix="use an int")
+    if epochs is not None:
+        epochs = whole_number(epochs, "epochs", minimum=1, fix="or None for the method's default")
+    for label, value, low in (("temperature", temperature, 0.0), ("layer_decay", layer_decay, 0.0)):
+        if value is None and label == "layer_decay":
+            continue
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > low):
+            raise ValueError(f"{label} must be a positive number, got {value!r}")
+    for label, dataset in (("train_set", train_set), ("test_set", test_set)):
+        try:
+            size = len(dataset) if hasattr(dataset, "__getitem__") and not isinstance(dataset, (str, bytes)) else None
+        except TypeError:
+            size = None
+        if size is None:
+            raise ValueError(f"{label} must be a dataset of (image, label) pairs, e.g. mae_lab.load_dataset(...), "
+                             f"got {type(dataset).__name__}")
+        if size == 0:
+            raise ValueError(f"{label} is empty; pass a dataset with at least one image")
+        first = dataset[0]
+        if not (isinstance(first, (tuple, list)) and len(first) == 2 and isinstance(first[0], torch.Tensor)):
+            raise ValueError(f"{label} must yield (image tensor [C, H, W], label) pairs, e.g. mae_lab.load_dataset(...); "
+                             f"its first item is a {type(first).__name__}")
     model = _resolve_model(model)
-    device = torch.device(device) if device is not None else module_device(model)
+    device = as_device(device) if device is not None else module_device(model)
     start = time.perf_counter()
     settings = {
         "k": k,

@@ -115,10 +115,12 @@ def current_target_name(name: str, stacklevel: int = 4) -> str:
 
 def get_target(name: str) -> TargetInfo:
     """The :class:`TargetInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
-    name = current_target_name(name)
-    if name in _TARGETS:
+    if isinstance(name, str):
+        name = current_target_name(name)
+    if isinstance(name, str) and name in _TARGETS:
         return _TARGETS[name]
-    raise KeyError(f"unknown target {name!r}.{suggest(name, _TARGETS)} Known targets: {', '.join(_TARGETS)}.")
+    close = suggest(name, _TARGETS) if isinstance(name, str) else " A target is named by a string."
+    raise KeyError(f"unknown target {name!r}.{close} Known targets: {', '.join(_TARGETS)}.")
 
 
 def target_dim(name: str, patch_size: int, channels: int) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -46,6 +47,7 @@ from .train_support import (
     CONFIG_FILE,
     LOG_FILE,
     STATE_FILE,
+    CheckpointWriteError,
     Distributed,
     LossNotFiniteError,
     LossWindow,
@@ -63,6 +65,7 @@ __all__ = [
     "LOG_FILE",
     "MODEL_FILE",
     "STATE_FILE",
+    "CheckpointWriteError",
     "LossNotFiniteError",
     "PretrainConfig",
     "PretrainResult",
@@ -159,6 +162,7 @@ class PretrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        self._check_types()
         self.crop_scale = tuple(float(v) for v in self.crop_scale)
         if self.ratio_range is not None:
             self.ratio_range = tuple(float(v) for v in self.ratio_range)
@@ -183,6 +187,31 @@ class PretrainConfig:
             if key in self.model_overrides:
                 raise ValueError(f"model_overrides sets {key}, but the channels follow the data; pass "
                                  "dataset_options={'channels': ...} instead")
+
+    def _check_types(self) -> None:
+        """Raise ``ValueError`` naming the first field whose value is not of its declared kind (from the
+        annotations: ``int``, ``float``, ``bool``, ``str``, ``dict``, a pair of floats, each maybe ``None``)."""
+        kinds = {"int": "a whole number", "float": "a finite number", "bool": "True or False", "str": "a string",
+                 "dict": "a dict", "tuple[float, float]": "a pair of numbers"}
+
+        def number(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        checks = {"int": lambda v: number(v) and float(v).is_integer(), "float": number,
+                  "bool": lambda v: isinstance(v, bool), "str": lambda v: isinstance(v, str),
+                  "dict": lambda v: isinstance(v, dict),
+                  "tuple[float, float]": lambda v: isinstance(v, (tuple, list)) and len(v) == 2 and all(map(number, v))}
+        for item in dataclasses.fields(self):
+            value, kind = getattr(self, item.name), str(item.type).replace(" | None", "")
+            if kind not in checks or (value is None and "None" in str(item.type)):
+                continue
+            if item.name == "out_dir" and isinstance(value, os.PathLike):
+                continue
+            if not checks[kind](value):
+                maybe = " or None" if "None" in str(item.type) else ""
+                raise ValueError(f"PretrainConfig.{item.name} must be {kinds[kind]}{maybe}, got {value!r}")
+            if kind == "int":
+                setattr(self, item.name, int(value))
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting that cannot work."""
@@ -433,6 +462,7 @@ def pretrain(config: PretrainConfig, callbacks: Iterable[Any] = (), resume: bool
     Raises:
         LossNotFiniteError: the loss became NaN or infinite (the message names the step).
         RunLockedError: another process is writing ``out_dir``.
+        CheckpointWriteError: a checkpoint could not be written (e.g. a full disk); the previous one is intact.
         FileNotFoundError: ``resume=True`` but ``out_dir`` holds no checkpoint.
         ValueError: bad settings, or resuming with a different model or data stream.
     """
@@ -481,7 +511,7 @@ def _train(config: PretrainConfig, callbacks: list, resume: bool, ddp: Distribut
         state.history, state.epoch_log = list(saved["history"]), list(saved["epoch_log"])
         state.loss = state.history[-1]["loss"] if state.history else None
     if folder is not None:
-        folder.start(config.to_dict(), resume)
+        folder.start(config.to_dict(), resume, state.epoch_log)
     # DDP wraps the model (one gradient all-reduce per step); torch.compile if asked
     forward = wrap_model(model, ddp, device, compile=config.compile)
     peak_lr = config.lr if config.lr is not None else config.base_lr * config.batch_size * ddp.world_size / 256

@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import socket
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,13 +25,14 @@ import torch
 from torch import nn
 
 from .checkpoints import RUN_MODEL_FILE, save_checkpoint
-from .utils import atomic_write, default_device
+from .utils import as_device, atomic_write
 
 __all__ = [
     "CONFIG_FILE",
     "LOCK_FILE",
     "LOG_FILE",
     "STATE_FILE",
+    "CheckpointWriteError",
     "Distributed",
     "LossNotFiniteError",
     "LossWindow",
@@ -52,6 +55,11 @@ class LossNotFiniteError(RuntimeError):
 
 class RunLockedError(RuntimeError):
     """Another process is writing the run folder; the message names it and how to proceed."""
+
+
+class CheckpointWriteError(OSError):
+    """A run's files could not be written (a full disk, a lost drive); the message says which file, that the
+    last complete checkpoint is intact, and how to continue. ``errno`` is the operating system's code."""
 
 
 def call_hook(callbacks: list, hook: str, state: Any) -> None:
@@ -122,7 +130,7 @@ class Distributed:
 
 def pick_device(name: str, ddp: Distributed) -> torch.device:
     """``"auto"`` -> the best device here; under torchrun each process takes its own GPU."""
-    device = torch.device(default_device().type if name == "auto" else name)
+    device = as_device(name)
     if device.type == "cuda" and device.index is None and ddp.enabled:
         device = torch.device("cuda", ddp.local_rank)
     if device.type == "cuda":
@@ -199,6 +207,7 @@ class RunFolder:
     def __init__(self, path: str | os.PathLike, writer: bool = True):
         self.path = Path(path)
         self.writer = writer
+        self.saved_step: int | None = None  # the step of the last complete train_state.pt of this run
         self._lock_handle = None
 
     # ------------------------------------------------------------------ the lock
@@ -206,24 +215,38 @@ class RunFolder:
         if self.writer:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock_handle = _acquire_lock(self.path / LOCK_FILE)
+            self._remove_temporaries()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def _remove_temporaries(self) -> None:
+        """Delete the temporary files of a writer that was killed mid-save (``atomic_write``'s
+        ``.<name>.*.tmp``); they were never renamed into place, so nothing reads them. Safe: we hold the lock."""
+        for tmp in self.path.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def __exit__(self, *exc_info: object) -> None:
         if self._lock_handle is not None:
             _release_lock(self._lock_handle)
             self._lock_handle = None
 
     # ------------------------------------------------------------------ starting and resuming
-    def start(self, config_dict: dict, resume: bool) -> None:
-        """Write ``config.json``; a fresh run in a used folder warns and starts a fresh ``log.jsonl``."""
+    def start(self, config_dict: dict, resume: bool, epoch_log: list | None = None) -> None:
+        """Write ``config.json``; a fresh run in a used folder warns and starts a fresh ``log.jsonl``.
+
+        On resume, ``log.jsonl`` is rewritten from the checkpoint's ``epoch_log``: the lines a killed run
+        wrote after its last checkpoint (or half of one) go, and the epochs it replays are logged once.
+        """
         if not self.writer:
             return
         if not resume and (self.path / STATE_FILE).exists():
             warnings.warn(f"{self.path} already holds a run; it will be overwritten (pass resume=True to continue "
                           "it)", stacklevel=3)
-        atomic_write(self.path / CONFIG_FILE, json.dumps(config_dict, indent=2))
-        if not resume:
-            (self.path / LOG_FILE).unlink(missing_ok=True)
+        with self._reporting(CONFIG_FILE):
+            atomic_write(self.path / CONFIG_FILE, json.dumps(config_dict, indent=2))
+            if resume:
+                atomic_write(self.path / LOG_FILE, "".join(json.dumps(r) + "\n" for r in epoch_log or []))
+            else:
+                (self.path / LOG_FILE).unlink(missing_ok=True)
 
     def load_state(self) -> dict:
         """The contents of ``train_state.pt`` (read with ``weights_only=True``: no code can run from it)."""
@@ -232,15 +255,25 @@ class RunFolder:
             raise FileNotFoundError(f"resume=True but {path} does not exist; start without resume, or point "
                                     "out_dir at a run folder written by pretrain()")
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # noqa: BLE001 - a damaged file, whatever torch says about it
-            raise ValueError(f"{path} is damaged and cannot resume the run ({type(error).__name__}: {error}); "
-                             "start the run again without resume") from None
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a damaged or tampered file, whatever torch says about it
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ValueError(f"{path} is damaged or not a mae_lab training state, and was not loaded "
+                             f"({type(error).__name__}: {first_line[:300]}); nothing in it was run. Start the run "
+                             "again without resume, or resume from a copy you trust") from None
+        needed = ("step", "steps_per_epoch", "elapsed", "model", "optimizer", "config", "model_config", "history",
+                  "epoch_log")
+        if not isinstance(saved, dict) or any(key not in saved for key in needed):
+            raise ValueError(f"{path} is not a mae_lab training state (it lacks "
+                             f"{[k for k in needed if not isinstance(saved, dict) or k not in saved]}); start the "
+                             "run again without resume")
+        self.saved_step = int(saved["step"])
+        return saved
 
     # ------------------------------------------------------------------ writing
     def append_log(self, record: dict) -> None:
         if self.writer:
-            with (self.path / LOG_FILE).open("a") as handle:
+            with self._reporting(LOG_FILE), (self.path / LOG_FILE).open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
 
     def save(self, state: Any) -> Path | None:
@@ -259,10 +292,37 @@ class RunFolder:
             "history": state.history,
             "epoch_log": state.epoch_log,
         }
-        atomic_write(self.path / STATE_FILE, lambda tmp: torch.save(payload, tmp))
+        with self._reporting(STATE_FILE):
+            atomic_write(self.path / STATE_FILE, lambda tmp: torch.save(payload, tmp))
+        self.saved_step = state.step
         metadata = {"step": state.step, "epoch": state.step / max(state.steps_per_epoch, 1), "loss": state.loss,
                     "pretrain_config": state.config.to_dict(), "epoch_log": state.epoch_log}
-        return save_checkpoint(state.model, self.path / RUN_MODEL_FILE, metadata=metadata)
+        with self._reporting(f"{RUN_MODEL_FILE}.safetensors"):
+            return save_checkpoint(state.model, self.path / RUN_MODEL_FILE, metadata=metadata)
+
+    @contextmanager
+    def _reporting(self, name: str):
+        """Turn an ``OSError`` while writing ``name`` into a :class:`CheckpointWriteError` that says what happened,
+        what is intact (every file is written atomically, so the previous one is) and how to continue."""
+        try:
+            yield
+        except OSError as error:
+            if isinstance(error, CheckpointWriteError):
+                raise
+            what = ("no space left on device" if error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+                    else f"{type(error).__name__}: {error.strerror or error}")
+            if self.saved_step is not None:
+                intact = (f"the previous checkpoint in {self.path} is intact (train_state.pt, step "
+                          f"{self.saved_step}); free some space, then continue with pretrain(config, resume=True) "
+                          f"(mae-lab pretrain --resume --out {self.path})")
+            elif (self.path / STATE_FILE).is_file():
+                intact = (f"the previous checkpoint in {self.path} is intact; free some space and run again "
+                          "(resume=True continues it)")
+            else:
+                intact = f"no checkpoint of this run was saved yet in {self.path}; free some space and start again"
+            failure = CheckpointWriteError(f"{what} while saving {name} in {self.path}: {intact}")
+            failure.errno = error.errno
+            raise failure from error
 
 
 def check_resume_matches(saved: dict, config_dict: dict, model_config: dict, steps_per_epoch: int) -> None:

@@ -1,9 +1,10 @@
 """Small helpers every layer of mae_lab shares (the bottom layer: it imports nothing from mae_lab).
 
-* devices: :func:`default_device`, :func:`module_device`;
+* devices: :func:`default_device`, :func:`module_device`, :func:`as_device` (check one a user named);
+* memory: :func:`check_memory` (refuse an allocation larger than the machine);
 * the environment: :func:`smoke_mode`, :func:`in_colab`;
 * randomness: :func:`mix_seed`, :func:`generator` and the named random streams :class:`Stream`;
-* messages: :func:`suggest` ("did you mean ...?");
+* messages: :func:`suggest` ("did you mean ...?"), :func:`whole_number` (check a count a user passed);
 * files: :func:`atomic_write` (write to a temporary name, fsync, rename);
 * the network: :func:`is_reachable`, the one connectivity check, asked of the host about to be used.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import operator
 import os
 import socket
 import sys
@@ -27,7 +29,9 @@ import torch
 
 __all__ = [
     "Stream",
+    "as_device",
     "atomic_write",
+    "check_memory",
     "default_device",
     "deprecated_alias",
     "generator",
@@ -37,6 +41,7 @@ __all__ = [
     "module_device",
     "smoke_mode",
     "suggest",
+    "whole_number",
 ]
 
 
@@ -59,6 +64,38 @@ def module_device(module: torch.nn.Module) -> torch.device:
         return next(module.parameters()).device
     except StopIteration:
         return torch.device("cpu")
+
+
+def as_device(device: object) -> torch.device:
+    """``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``) checked: a
+    ``ValueError`` names a device that is not a device, or one this machine does not have."""
+    if isinstance(device, str) and device == "auto":
+        return default_device()
+    try:
+        resolved = device if isinstance(device, torch.device) else torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"device {device!r} is not a device; use 'auto', 'cpu', 'cuda', 'cuda:0' or 'mps'") from None
+    available = {"cpu": True, "meta": True, "cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
+    if not available.get(resolved.type, True):
+        raise ValueError(f"device {device!r} is not available on this machine (no {resolved.type.upper()}); use "
+                         f"'auto' (it picks {default_device().type} here) or 'cpu'")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                         "device(s), numbered from 0")
+    return resolved
+
+
+def check_memory(num_bytes: int, what: str, fix: str) -> None:
+    """Raise a ``ValueError`` (saying ``what`` and ``fix``) when ``num_bytes`` exceed this machine's memory,
+    before anything is allocated. Does nothing where the memory size is unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if num_bytes > total > 0:
+        raise ValueError(f"{what} would need {num_bytes / 2**30:,.1f} GiB, more than this machine's "
+                         f"{total / 2**30:,.1f} GiB; {fix}")
 
 
 def in_colab() -> bool:
@@ -108,6 +145,34 @@ def suggest(name: object, choices: Iterable[str], n: int = 3) -> str:
     """``" Did you mean 'a' or 'b'?"`` for the choices close to ``name``, or ``""`` when none is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.4)
     return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def whole_number(value: object, name: str, minimum: int | None = None, maximum: int | None = None,
+                 fix: str = "") -> int:
+    """``value`` as an ``int``, or a ``ValueError`` that names ``name``, the value and ``fix``.
+
+    Accepts ints (numpy's too) and floats with no fractional part (``8.0``); refuses bools, strings,
+    NaN, infinities, tensors with more than one value and numbers outside ``[minimum, maximum]``.
+    """
+    hint = f"; {fix}" if fix else ""
+    number: int | None = None
+    if not isinstance(value, (bool, str, bytes)):
+        if isinstance(value, float) or type(value).__name__.startswith("float"):
+            as_float = float(value)  # type: ignore[arg-type]
+            if as_float.is_integer():
+                number = int(as_float)
+        else:
+            try:
+                number = operator.index(value)  # type: ignore[arg-type]
+            except TypeError:
+                number = None
+    if number is None:
+        raise ValueError(f"{name} must be a whole number, got {value!r}{hint}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}{hint}")
+    if maximum is not None and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:,}, got {value!r}{hint}")
+    return number
 
 
 def deprecated_alias(old: str, new: str, where: str = "", stacklevel: int = 3) -> None:

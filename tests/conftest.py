@@ -1,4 +1,6 @@
-"""Shared test set-up: a headless matplotlib backend, few threads, quiet progress bars."""
+"""Shared test set-up: a headless matplotlib backend, few threads, quiet progress bars, and the ``needs``
+marker: ``@pytest.mark.needs("fashion_mnist")`` skips a test (fails it under ``CI=true``) when the machine
+lacks what it needs, with the fix in the reason (see ``tests/needs.py``)."""
 
 import os
 
@@ -9,10 +11,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import needs
 import pytest
 import torch
 
 torch.set_num_threads(1)  # small models: one thread avoids OpenMP contention with kernels and browsers
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("needs"):
+        needs.require(*marker.args)
 
 
 @pytest.fixture

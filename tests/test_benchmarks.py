@@ -13,6 +13,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 import mae_lab
 import mae_lab.models
 from mae_lab.masking import list_maskers
@@ -168,6 +170,7 @@ def test_widget_latency(capsys, monkeypatch):
     assert all(float(row[p50]) > 0 for row in body)
 
 
+@pytest.mark.needs("fashion_mnist")
 def test_probe_quality(capsys, monkeypatch):
     module = load_script("probe_quality")
     smoke_settings = module.settings

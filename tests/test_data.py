@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from mae_lab.data import (
-    SYSTEM_DATA_DIRS,
     GPUResidentLoader,
     ImageArrayDataset,
     list_datasets,
@@ -22,8 +21,6 @@ from mae_lab.data import (
     read_idx,
     sample_images,
 )
-
-HAS_FASHION = Path(SYSTEM_DATA_DIRS[0], "t10k-images-idx3-ubyte.gz").is_file()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +195,8 @@ def test_fashion_mnist_from_files_in_mae_lab_data(isolated_data, gz):
     assert resized.images.shape == (12, 1, 32, 32)
 
 
-@pytest.mark.skipif(not HAS_FASHION, reason="Debian's dataset-fashion-mnist is not installed")
-def test_fashion_mnist_from_the_debian_package():
+@pytest.mark.needs("fashion_mnist")
+def test_fashion_mnist_the_real_files():
     test = load_dataset("fashion_mnist", "test", download=False)
     assert len(test) == 10_000 and test.num_classes == 10
     assert torch.bincount(test.labels).tolist() == [1000] * 10

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 from pathlib import Path
 
+import needs
 import pytest
 import torch
 
 import mae_lab
 from mae_lab import checkpoints
 from mae_lab.data import list_datasets, load_dataset
-from mae_lab.data import SYSTEM_DATA_DIRS
 from mae_lab.models import MaskedAutoencoder
 from mae_lab.paths import checkpoints_dir, data_dir
 
@@ -149,7 +148,13 @@ def hidden_patch_errors(model: MaskedAutoencoder, images: torch.Tensor) -> tuple
     return float(model_error), float(baseline_error)
 
 
-@pytest.mark.parametrize("name", CHECKPOINTS)
+def _with_its_data(name: str):
+    """``name`` as a test parameter that needs its training set when that is not bundled."""
+    dataset = _dataset_name(_metadata(name)) if _json_path(name).is_file() else None
+    return pytest.param(name, marks=[pytest.mark.needs(dataset)] if dataset in needs.CHECKS else [])
+
+
+@pytest.mark.parametrize("name", [_with_its_data(name) for name in CHECKPOINTS])
 def test_reconstructs_held_out_images_better_than_visible_mean(name, monkeypatch):
     shipped = load_shipped(name, monkeypatch)
     images = held_out_images(shipped, shipped.metadata)
@@ -201,15 +206,13 @@ def test_manifest_round_trip_and_problems(tmp_path):
 # the margins the course relies on: pretraining beats the simpler alternatives on held-out data
 # (a subset fast enough for CI; the numbers on the full splits are in data/README.md)
 # ---------------------------------------------------------------------------------------------
-HAS_FASHION = any(Path(folder, "t10k-images-idx3-ubyte.gz").is_file() for folder in SYSTEM_DATA_DIRS)
 FMNIST_TRAIN, FMNIST_TEST = 20_000, 5_000  # probe subsets: train images (seed 0), test images (seed 0)
 PHOTO_RATIOS = (0.25, 0.5, 0.75, 0.9)
 KNN_MARGIN_OVER_PIXELS = LINEAR_MARGIN_OVER_PIXELS = 0.0  # set from the measured subset numbers
 PHOTO_MARGIN = 0.0
 
 
-@pytest.mark.skipif(not HAS_FASHION and os.environ.get("CI") != "true",
-                    reason="Fashion-MNIST is not on this machine (Debian's dataset-fashion-mnist, or `mae-lab download fashion_mnist`)")
+@pytest.mark.needs("fashion_mnist")
 def test_fmnist_encoder_beats_raw_pixels_and_random_init(monkeypatch):
     from mae_lab.probe import extract_features, knn_probe, linear_probe, raw_pixel_features
 

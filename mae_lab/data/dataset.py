@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..utils import Stream, generator
+from ..utils import Stream, check_memory, generator
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -189,6 +189,10 @@ def finish(
     )
     pixels = dataset.images
     if image_size is not None and int(image_size) != native_size:
+        per_image = pixels.shape[1] * int(image_size) ** 2  # bytes of one resized uint8 image
+        check_memory(len(pixels) * per_image + min(len(pixels), 4096) * per_image * 4,  # + a float chunk
+                     f"{len(pixels)} {name} images resized to {image_size}x{image_size}",
+                     "pass a smaller limit= or image_size=")
         pixels, scale = resize_uint8(pixels, int(image_size), resize, dataset.scale), 255.0
     else:
         scale = dataset.scale

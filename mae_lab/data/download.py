@@ -13,8 +13,11 @@ the ways to get the files, never a library traceback.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import http.client
 import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -110,7 +113,7 @@ def download_file(url: str, destination: str | os.PathLike, md5: str, *, how_els
     if destination.is_file() and _md5(destination) == md5:
         return destination
     hint = f" {how_else}" if how_else else ""
-    if not is_reachable(url):
+    if not is_reachable(url, timeout=min(timeout, 5.0)):
         raise DownloadError(f"cannot download {destination.name}: {url} is not reachable (no network, or the "
                             f"host is down).{hint}")
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -125,15 +128,31 @@ def download_file(url: str, destination: str | os.PathLike, md5: str, *, how_els
     except DownloadError:
         partial.unlink(missing_ok=True)
         raise
-    except (urllib.error.URLError, OSError, ValueError) as error:  # HTTP errors, resets, time-outs, full disks
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", None) or error
-        raise DownloadError(f"downloading {url} failed ({type(error).__name__}: {reason}); nothing was kept."
-                            f"{hint}") from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+        partial.unlink(missing_ok=True)  # HTTP errors, resets, time-outs, short reads, full disks
+        raise DownloadError(f"downloading {url} failed: {_describe(error, timeout)}; nothing was kept.{hint}") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     return destination
+
+
+def _describe(error: BaseException, timeout: float) -> str:
+    """One readable phrase for what went wrong in a download."""
+    if isinstance(error, urllib.error.HTTPError):
+        return f"the server answered HTTP {error.code} {error.reason}"
+    reason = getattr(error, "reason", None) or error  # URLError wraps the socket error
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return f"no data for {timeout:g} s (time-out)"
+    if isinstance(reason, socket.gaierror):
+        return f"the host name could not be resolved ({reason})"
+    if isinstance(reason, ConnectionRefusedError):
+        return "the connection was refused"
+    if getattr(reason, "errno", None) == errno.ENOSPC:
+        return "no space left on device"
+    if isinstance(reason, http.client.HTTPException):
+        return f"the connection broke ({type(reason).__name__}: {reason})"
+    return f"{type(reason).__name__}: {reason}"
 
 
 def _fetch(url: str, target: Path, timeout: float, progress: bool) -> None:

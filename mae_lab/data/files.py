@@ -60,6 +60,10 @@ def read_idx_pair(image_path: str, label_path: str) -> tuple[torch.Tensor, torch
     return images, labels
 
 
+class RefusedPickleError(pickle.UnpicklingError, ValueError):
+    """A pickled file asked for something other than numpy arrays and plain containers (a ``ValueError`` too)."""
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles plain containers and numpy arrays, nothing else: no code can run from the file."""
 
@@ -78,7 +82,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(
+        raise RefusedPickleError(
             f"refusing to load {module}.{name} from a CIFAR batch: only numpy arrays and plain containers "
             "are allowed; use the binary version (cifar-10-batches-bin) if the file is not the official one"
         )

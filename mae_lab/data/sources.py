@@ -17,6 +17,7 @@ name               where the pixels come from
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import warnings
 from collections.abc import Callable
@@ -28,11 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ..utils import Stream, generator, suggest
+from ..utils import Stream, check_memory, generator, suggest, whole_number
+from . import download as fetching
 from .dataset import IMAGE_EXTENSIONS, ImageArrayDataset, ImageFolderDataset, convert_channels, finish
 from .download import (
-    FASHION_MNIST_FILES,
-    FASHION_MNIST_MIRROR,
     SYSTEM_DATA_DIRS,
     DownloadError,
     candidate_dirs,
@@ -46,6 +46,7 @@ __all__ = [
     "CIFAR10_CLASSES",
     "FASHION_MNIST_CLASSES",
     "STL10_CLASSES",
+    "dataset_available",
     "download_fashion_mnist",
     "list_datasets",
     "load_dataset",
@@ -88,6 +89,11 @@ STL10_CLASSES = (
     "ship",
     "truck",
 )
+
+#: the largest image side load_dataset makes (a 4096 x 4096 colour image is 48 MiB)
+MAX_IMAGE_SIZE = 4096
+#: the arguments every loader takes before its own options
+_LOADER_ARGUMENTS = ("split", "image_size", "root", "download", "seed", "limit")
 
 SPLIT_ALIASES = {"train": "train", "test": "test", "val": "test", "valid": "test", "validation": "test"}
 
@@ -240,8 +246,19 @@ def _load_photos(
     image_size = int(image_size or 32)
     if num_crops is None:
         num_crops = 2048 if split == "train" else 256
+    num_crops = whole_number(num_crops, "num_crops", minimum=1, fix="the number of photo crops to make")
     if limit is not None:
         num_crops = min(num_crops, int(limit))
+    if not (isinstance(zoom, (int, float)) and not isinstance(zoom, bool) and 1 <= zoom <= 64):
+        raise ValueError(f"zoom must be a number from 1 to 64 (the photo's shorter side in image sizes), got {zoom!r}")
+    try:
+        low, high = (float(v) for v in crop_scale)
+    except (TypeError, ValueError):
+        low = high = float("nan")
+    if not 0 < low <= high <= 1:
+        raise ValueError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale!r}")
+    check_memory(num_crops * 3 * image_size**2, f"{num_crops} photo crops of {image_size}x{image_size}",
+                 "pass a smaller limit=, num_crops= or image_size=")
     crops, labels, names = _photo_crops(
         split, image_size, int(num_crops), seed, float(zoom), tuple(crop_scale)
     )
@@ -279,16 +296,19 @@ def _fashion_files(split: str, root, download: bool | None, search_system: bool)
     )
 
 
-def download_fashion_mnist(root: str | os.PathLike | None = None, progress: bool = True) -> Path:
+def download_fashion_mnist(root: str | os.PathLike | None = None, progress: bool = True,
+                           timeout: float = 30.0) -> Path:
     """Fetch the four Fashion-MNIST files into ``<root or $MAE_LAB_DATA or data/>/fashion-mnist``.
 
-    Each file is checked against the MD5 its authors publish; raises
+    Each file comes from :data:`~mae_lab.data.download.FASHION_MNIST_MIRROR` and is checked against the
+    MD5 its authors publish (:data:`~mae_lab.data.download.FASHION_MNIST_FILES`); raises
     :class:`~mae_lab.data.download.DownloadError` (with the other ways to get the files) on any failure.
+    ``timeout``: seconds without data before a file is given up.
     """
     folder = download_root(root) / "fashion-mnist"
-    for name, md5 in FASHION_MNIST_FILES.items():
-        download_file(FASHION_MNIST_MIRROR + name, folder / name, md5, how_else=FASHION_MNIST_FIXES,
-                      progress=progress)
+    for name, md5 in fetching.FASHION_MNIST_FILES.items():
+        download_file(fetching.FASHION_MNIST_MIRROR + name, folder / name, md5, how_else=FASHION_MNIST_FIXES,
+                      progress=progress, timeout=timeout)
     return folder
 
 
@@ -340,9 +360,6 @@ def _cifar_files(split: str, root, download) -> list[Path]:
         "cifar-10-batches-bin/) folder in $MAE_LAB_DATA, data/ or root=..., or pass download=True online. "
         f"Searched: {', '.join(str(f) for f in folders)}"
     )
-
-
-@functools.lru_cache(maxsize=4)
 
 
 def _load_cifar10(split, image_size, root, download, seed, limit, channels=None, resize="interpolate"):
@@ -446,10 +463,37 @@ def list_datasets() -> dict[str, str]:
     return {name: description for name, (_, description) in _LOADERS.items()}
 
 
+def dataset_available(name: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether ``load_dataset(name, root=root)`` finds both splits on this machine without downloading.
+
+    Only looks for files (nothing is read): ``digits`` and ``photos`` always ship; ``fashion_mnist``,
+    ``cifar10`` and ``stl10`` are searched where :func:`load_dataset` searches; ``folder`` needs ``root``.
+    """
+    key = str(name).lower().replace("-", "_")
+    if key not in _LOADERS:
+        raise KeyError(f"unknown dataset {name!r}.{suggest(key, _LOADERS)} Known datasets: {', '.join(_LOADERS)}")
+    if key in ("digits", "photos"):
+        return True
+    if key == "folder":
+        return root is not None and Path(root).is_dir()
+    try:
+        for split in ("train", "test"):
+            if key == "fashion_mnist":
+                _fashion_files(split, root, download=False, search_system=True)
+            elif key == "cifar10":
+                _cifar_files(split, root, download=False)
+        if key == "stl10":
+            folders = candidate_dirs(root, False, ("stl10",))
+            return any((f / "stl10_binary" / "train_X.bin").is_file() for f in folders)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _normalise_split(split: str) -> str:
     try:
-        return SPLIT_ALIASES[str(split).lower()]
-    except KeyError:
+        return SPLIT_ALIASES[split.lower()]
+    except (KeyError, AttributeError):
         raise ValueError(f"split must be 'train' or 'test' (alias 'val'), got {split!r}") from None
 
 
@@ -484,13 +528,31 @@ def load_dataset(
         KeyError: unknown ``name`` (with close suggestions).
         FileNotFoundError: the files are missing and cannot be downloaded (the message names the fixes).
     """
-    key = str(name).lower().replace("-", "_")
-    if key not in _LOADERS:
-        raise KeyError(f"unknown dataset {name!r}.{suggest(key, _LOADERS)} Known datasets: {', '.join(_LOADERS)}")
-    if image_size is not None and int(image_size) < 1:
-        raise ValueError(f"image_size must be a positive number of pixels, got {image_size}")
+    key = str(name).lower().replace("-", "_") if isinstance(name, str) else name
+    if not isinstance(key, str) or key not in _LOADERS:
+        close = suggest(key, _LOADERS) if isinstance(key, str) else " A dataset is named by a string."
+        raise KeyError(f"unknown dataset {name!r}.{close} Known datasets: {', '.join(_LOADERS)}")
     loader, _ = _LOADERS[key]
-    return loader(_normalise_split(split), image_size, root, download, int(seed), limit, **kw)
+    if image_size is not None:
+        image_size = whole_number(image_size, "image_size", minimum=1, maximum=MAX_IMAGE_SIZE,
+                                  fix="pixels per side, e.g. 32, or None for the dataset's own size")
+    if limit is not None:
+        limit = whole_number(limit, "limit", minimum=1, fix="the number of images to keep, or None for all")
+    seed = whole_number(seed, "seed", minimum=0, maximum=2**32 - 1, fix="a seed is an int from 0 to 2**32 - 1")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise ValueError(f"root must be a folder (a str or Path), got {root!r}")
+    options = [p for p in inspect.signature(loader).parameters if p not in _LOADER_ARGUMENTS]
+    unknown = sorted(set(kw) - set(options))
+    if unknown:
+        hints = "".join(suggest(k, options, n=1) for k in unknown)
+        raise TypeError(f"load_dataset({key!r}) has no option(s) {unknown}.{hints} Its options: "
+                        f"{', '.join(options) or 'none'}")
+    channels = kw.get("channels")
+    if not (channels is None or (isinstance(channels, int) and not isinstance(channels, bool) and channels in (1, 3))):
+        raise ValueError(f"channels must be 1, 3 or None (the dataset's own), got {channels!r}")
+    if "resize" in kw and kw["resize"] not in ("interpolate", "pad"):
+        raise ValueError(f"resize must be 'interpolate' or 'pad', got {kw['resize']!r}")
+    return loader(_normalise_split(split), image_size, root, download, seed, limit, **kw)
 
 
 def sample_images(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..utils import deprecated_alias
+from ..utils import deprecated_alias, whole_number
 
 __all__ = ["Mask", "check_ratio", "invert_permutation", "make_generator", "num_hidden_for", "select_top"]
 
@@ -229,7 +229,8 @@ def make_generator(seed: int | None = None, generator: torch.Generator | None = 
     if seed is None:
         gen.seed()  # non-deterministic by request, without touching the global RNG
     else:
-        gen.manual_seed(int(seed))
+        # any whole number works; torch takes [-2**63, 2**64), where a negative seed means seed + 2**64
+        gen.manual_seed(whole_number(seed, "seed", fix="use an int, or None for a fresh random mask") % 2**64)
     return gen
 
 

@@ -186,6 +186,7 @@ def simmim_mask(batch_size, grid, num_hidden, generator, *, cell_size=2):
     if cell_size < 1:
         raise ValueError(f"cell_size must be a positive number of patches, got {cell_size}")
     height, width = grid
+    cell_size = min(cell_size, max(height, width))  # a cell larger than the grid is the whole grid
     cells_h, cells_w = math.ceil(height / cell_size), math.ceil(width / cell_size)
     cell_noise = torch.rand(batch_size, cells_h * cells_w, generator=generator)  # [B, cells]
     cell_rank = invert_permutation(torch.argsort(cell_noise, dim=1)).float()  # 0 .. cells-1, random

@@ -131,5 +131,9 @@ def noise_mask(batch_size, grid, num_hidden, generator, *, color="green", scale=
         raise ValueError(f"noise masking needs a 2-D grid (h, w), got {tuple(grid)}")
     if not float(scale) > 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    widest = 4 * max(grid) / max(LOW_PASS_SIGMA, HIGH_PASS_SIGMA, *BAND_SIGMAS)  # blurs wider than this are flat
+    if float(scale) > widest:
+        raise ValueError(f"scale {scale} makes the noise coarser than the whole {grid[0]}x{grid[1]} grid (and costs "
+                         f"memory for nothing); use a scale of at most {widest:.3g}")
     field = filtered_noise(batch_size, tuple(grid), color, generator, float(scale))  # [B, h, w]
     return select_top(field.reshape(batch_size, -1), num_hidden)  # [B, N]

@@ -11,13 +11,14 @@ result in a :class:`Mask`.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ..utils import deprecated_alias, suggest
+from ..utils import deprecated_alias, suggest, whole_number
 from .base import Mask, make_generator, num_hidden_for
 
 __all__ = ["MaskerInfo", "get_masker", "list_maskers", "make_mask", "register"]
@@ -88,24 +89,47 @@ def list_maskers() -> list[MaskerInfo]:
 
 def get_masker(name: str) -> MaskerInfo:
     """The :class:`MaskerInfo` for ``name``; an unknown name raises ``KeyError`` with suggestions."""
-    if name in _REGISTRY:
+    if isinstance(name, str) and name in _REGISTRY:
         return _REGISTRY[name]
-    raise KeyError(f"unknown masker {name!r}.{suggest(name, _REGISTRY)} Known maskers: {', '.join(_REGISTRY)}.")
+    close = suggest(name, _REGISTRY) if isinstance(name, str) else " A masker is named by a string."
+    raise KeyError(f"unknown masker {name!r}.{close} Known maskers: {', '.join(_REGISTRY)}.")
+
+
+#: the most mask entries (batch size x patches) one call may draw: 2**31 booleans are 2 GB
+MAX_MASK_ENTRIES = 2**31
 
 
 def _normalise_grid(grid: Any, dims: int, name: str) -> tuple[int, ...]:
-    if isinstance(grid, int):
-        grid = (grid,) * dims
-    try:
-        grid = tuple(int(g) for g in grid)
-    except TypeError:
-        raise ValueError(f"grid must be a tuple of {dims} ints, got {grid!r}") from None
+    shape = "(T, h, w)" if dims == 3 else "(h, w)"
+    if not isinstance(grid, (tuple, list, torch.Size)):
+        grid = (whole_number(grid, "grid", fix=f"pass patches per side, e.g. {(14,) * dims}"),) * dims
+    grid = tuple(whole_number(g, "a grid side", minimum=1, fix=f"grid {grid!r} must be {shape} positive ints")
+                 for g in grid)
     if len(grid) != dims:
-        shape = "(T, h, w)" if dims == 3 else "(h, w)"
         raise ValueError(f"strategy {name!r} expects a grid {shape}, got {grid}")
-    if any(g <= 0 for g in grid):
-        raise ValueError(f"grid sides must be positive, got {grid}")
     return grid
+
+
+def _check_option(name: str, key: str, value: Any, default: Any) -> Any:
+    """Refuse an option value of the wrong kind (the kind of its default), naming the option and the fix."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "True or False"
+    elif isinstance(default, int):
+        ok, kind = number(value) and float(value).is_integer(), "a whole number"
+    elif isinstance(default, float):
+        ok, kind = number(value), "a finite number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    elif default is None:
+        ok, kind = value is None or number(value), "a finite number or None"
+    else:
+        return value
+    if not ok:
+        raise ValueError(f"option {key}={value!r} of masker {name!r} must be {kind} (its default is {default!r})")
+    return value
 
 
 def make_mask(
@@ -145,11 +169,11 @@ def make_mask(
     name = masker
     info = get_masker(name)
     grid = _normalise_grid(grid, info.grid_dims, name)
-    num_patches = 1
-    for side in grid:
-        num_patches *= side
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    num_patches = math.prod(grid)
+    batch_size = whole_number(batch_size, "batch_size", minimum=1, fix="it is the number of masks to draw")
+    if batch_size * num_patches > MAX_MASK_ENTRIES:
+        raise ValueError(f"batch_size={batch_size}: {batch_size} masks of {num_patches:,} patches (grid {grid}) are too "
+                         "many for one call; draw fewer at a time")
     ratio = info.default_ratio if ratio is None else ratio
     num_hidden = num_hidden_for(num_patches, ratio)
     unknown = set(options) - set(info.options) - ({"scores"} if info.needs_scores else set())
@@ -158,6 +182,8 @@ def make_mask(
         raise TypeError(
             f"strategy {name!r} has no option(s) {sorted(unknown)}; its options are {known or 'none'}"
         )
+    for key in set(options) & set(info.options):
+        _check_option(name, key, options[key], info.options[key])
     if info.needs_scores:
         options["scores"] = _check_scores(options.get("scores"), int(batch_size), num_patches, name)
     gen = make_generator(seed, generator)
@@ -180,7 +206,11 @@ def _check_scores(scores: Any, batch_size: int, num_patches: int, name: str) -> 
             f"strategy {name!r} is guided: pass scores= as a float tensor [B, N] = [{batch_size}, {num_patches}] "
             "(e.g. the class-token attention of each patch, or a predicted per-patch loss)"
         )
-    scores = torch.as_tensor(scores, dtype=torch.float32).detach().cpu()
+    try:
+        scores = torch.as_tensor(scores, dtype=torch.float32).detach().cpu()
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"scores for strategy {name!r} must be a float tensor [B, N] = [{batch_size}, "
+                         f"{num_patches}], got {type(scores).__name__} {scores!r:.80}") from None
     if scores.ndim == 1 and scores.shape[0] == num_patches:
         scores = scores.unsqueeze(0).expand(batch_size, num_patches)
     if tuple(scores.shape) != (batch_size, num_patches):

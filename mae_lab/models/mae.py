@@ -233,6 +233,12 @@ class MaskedAutoencoder(nn.Module):
     def device(self) -> torch.device:
         return self.encoder.cls_token.device
 
+    def _images(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` checked (a float tensor ``[B, C, H, W]`` of this model's size), in the model's dtype."""
+        self.encoder.patch_embed.check_images(images)
+        dtype = self.encoder.cls_token.dtype
+        return images if images.dtype == dtype else images.to(dtype)
+
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """Check ``images [B, C, H, W]`` and apply ``pixel_mean`` / ``pixel_std`` (if configured)."""
         self.encoder.patch_embed.check_images(images)
@@ -270,7 +276,12 @@ class MaskedAutoencoder(nn.Module):
                                  f"make it with model.make_mask({batch_size}, 'random')")
             return mask
         if not isinstance(mask, Mask):
-            mask = Mask.from_hidden(torch.as_tensor(mask), grid=self.grid)
+            try:
+                hidden = torch.as_tensor(mask)
+            except (TypeError, ValueError, RuntimeError):
+                raise ValueError(f"mask must be a Mask (model.make_mask({batch_size}, ...)) or a bool tensor [B, N] = "
+                                 f"[{batch_size}, {self.num_patches}], got {type(mask).__name__} {mask!r:.60}") from None
+            mask = Mask.from_hidden(hidden, grid=self.grid)
         if tuple(mask.hidden.shape) != (batch_size, self.num_patches):
             raise ValueError(
                 f"mask has shape {list(mask.hidden.shape)} but this model needs [B, N] = "
@@ -295,6 +306,7 @@ class MaskedAutoencoder(nn.Module):
             With ``return_attention=True``: ``(latent, attentions)``, one
             ``[B, heads, T, T]`` per block, ``T = latent.shape[1]``.
         """
+        images = self._images(images)
         x = self.normalize(images)
         if mask is not None:
             mask = self._check_mask(mask, images.shape[0]).to(images.device)
@@ -405,6 +417,9 @@ class MaskedAutoencoder(nn.Module):
             :class:`MAEOutput` with ``loss`` (scalar), ``pred`` and ``target``
             ``[B, N, target_dim]``, ``mask``, ``latent [B, 1 + N_vis, D]`` and ``attentions``.
         """
+        images = self._images(images)
+        if not isinstance(return_attention, (bool, int)):
+            raise ValueError(f"return_attention must be True or False, got {return_attention!r}")
         if mask is None:
             mask = self.make_mask(images.shape[0], masker, ratio=ratio, seed=seed, generator=generator,
                                   **masker_options)

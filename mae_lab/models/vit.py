@@ -50,6 +50,14 @@ class PatchEmbed(nn.Module):
 
     def check_images(self, images: torch.Tensor) -> None:
         """Raise a ``ValueError`` naming the expected and received sizes when ``images`` do not fit."""
+        if not isinstance(images, torch.Tensor):
+            raise ValueError(f"images must be a tensor [B, C, H, W] of floats in [0, 1], got a {type(images).__name__}; "
+                             "convert them with torch.as_tensor(...)")
+        if not images.is_floating_point():
+            hint = "; divide by 255 (images.float() / 255)" if images.dtype == torch.uint8 else ""
+            raise ValueError(f"images must be floats in [0, 1], got dtype {images.dtype}{hint}")
+        if images.ndim == 4 and images.shape[0] == 0:
+            raise ValueError("images is an empty batch (B = 0); pass at least one image")
         if images.ndim != 4:
             raise ValueError(
                 f"expected images of shape [B, C, H, W] = [B, {self.channels}, {self.image_size[0]}, "
