@@ -244,8 +244,8 @@ def main(argv=None) -> int:
         with out.open("a") as handle:
             handle.write(json.dumps(row) + "\n")
         p = row["pretrained"]
-        print(f"{label:28s} steps {row['steps']:6d}  kNN {p['knn_mean']:.1f}/{p['knn_cls']:.1f}  "
-              f"linear {p['linear_mean']:.1f}/{p['linear_cls']:.1f}", flush=True)
+        print(f"{label:28s} steps {row['steps']:6d}  kNN {p['knn_mean']:.1f}/{_pct(p, 'knn_cls')}  "
+              f"linear {_pct(p, 'linear_mean')}/{_pct(p, 'linear_cls')}", flush=True)
     return 0
 
 
