@@ -1,8 +1,6 @@
-"""The checks shared by several labs (patches, kNN vote, rollout, token count, attention distance, HOG bins, predictions): every check passes a right answer and explains the typical wrong ones."""
+"""The checks shared by several labs (patches, kNN vote, rollout, token count, attention distance): every check passes a right answer and explains the typical wrong ones."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -11,7 +9,6 @@ from mae_lab import exercises as ex
 from mae_lab.attention import mean_attention_distance
 from mae_lab.exercises import (
     check_attention_distance,
-    check_hog_bins,
 )
 from mae_lab.patches import patchify
 
@@ -182,44 +179,10 @@ def test_attention_distance_unfinished_stub_is_reported_not_raised():
 # ---------------------------------------------------------------------------------------------
 # from the checks of lab 09
 # ---------------------------------------------------------------------------------------------
-def hog_bins_right(dx, dy, num_bins):
-    angle = torch.remainder(torch.atan2(dy, dx), math.pi)  # unsigned orientation in [0, pi)
-    return (angle / math.pi * num_bins).floor().long().clamp(0, num_bins - 1)
 
 
-def test_hog_bins_right_answer_passes_and_matches_the_package_target():
-    assert check_hog_bins(hog_bins_right).passed
-    assert check_hog_bins(lambda dx, dy, b: hog_bins_right(dx, dy, b).float()).passed  # whole floats are fine
-    # a vertical edge (gradient along x) votes in bin 0 of the package's HOG target, a horizontal one in bin 4
-    from mae_lab.targets import HOG_BINS, compute_target
-
-    assert int(hog_bins_right(torch.tensor([1.0]), torch.tensor([0.0]), HOG_BINS)) == 0
-    assert int(hog_bins_right(torch.tensor([0.0]), torch.tensor([1.0]), HOG_BINS)) == HOG_BINS // 2
-    vertical_edge = torch.zeros(1, 1, 8, 8)
-    vertical_edge[..., 4:] = 1.0
-    hog = compute_target("hog", vertical_edge, 8).reshape(-1, HOG_BINS).sum(0)  # 4 cells, summed
-    assert int(hog.argmax()) == 0
 
 
-@pytest.mark.parametrize(
-    ("answer", "words"),
-    [
-        (lambda dx, dy, b: (torch.atan2(dy, dx) / math.pi * b).floor().long(), "negative"),
-        (lambda dx, dy, b: (torch.remainder(torch.atan2(dy, dx), 2 * math.pi) / (2 * math.pi) * b).floor().long(),
-         "unsigned"),
-        (lambda dx, dy, b: hog_bins_right(dy, dx, b), "transpose"),
-        (lambda dx, dy, b: (torch.remainder(torch.atan2(dy, dx), math.pi) / math.pi * b).round().long(), "floor"),
-        (lambda dx, dy, b: hog_bins_right(dx, dy, b) + 1, "numbered 0"),
-        (lambda dx, dy, b: hog_bins_right(dx, dy, b) + 0.5, "whole numbers"),
-        (lambda dx, dy, b: hog_bins_right(dx, dy, b)[:10], "one bin per gradient"),
-        (lambda dx, dy, b: (torch.atan2(dy, dx).abs() / math.pi * b).floor().long().clamp(0, b - 1),
-         "in the wrong bin"),
-    ],
-)
-def test_hog_bins_typical_mistakes_get_their_message(answer, words):
-    result = check_hog_bins(answer)
-    assert not result.passed
-    assert words in result.message
 
 
 
