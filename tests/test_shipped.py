@@ -208,8 +208,10 @@ def test_manifest_round_trip_and_problems(tmp_path):
 # ---------------------------------------------------------------------------------------------
 FMNIST_TRAIN, FMNIST_TEST = 20_000, 5_000  # probe subsets: train images (seed 0), test images (seed 0)
 PHOTO_RATIOS = (0.25, 0.5, 0.75, 0.9)
-KNN_MARGIN_OVER_PIXELS = LINEAR_MARGIN_OVER_PIXELS = 0.0  # set from the measured subset numbers
-PHOTO_MARGIN = 0.0
+#: measured on these subsets: kNN 86.6 % vs pixels 82.0 % (random init 68.7 %), linear 87.7 % vs 83.6 % (75.2 %)
+KNN_MARGIN_OVER_PIXELS = LINEAR_MARGIN_OVER_PIXELS = 0.02
+#: measured on 64 held-out crops: the model's error is 19 % (at 90 % hidden) to 58 % (at 25 %) below the constant guess
+PHOTO_MARGIN = 0.10
 
 
 @pytest.mark.needs("fashion_mnist")
@@ -226,9 +228,9 @@ def test_fmnist_encoder_beats_raw_pixels_and_random_init(monkeypatch):
     knn = {name: knn_probe(*tr, *te) for name, (tr, te) in spaces.items()}
     linear = {name: linear_probe(*tr, *te, epochs=30, seed=0) for name, (tr, te) in spaces.items()}
     assert knn["pretrained"] >= knn["raw pixels"] + KNN_MARGIN_OVER_PIXELS, knn
-    assert knn["pretrained"] >= knn["random init"] + 0.08, knn
+    assert knn["pretrained"] >= knn["random init"] + 0.10, knn
     assert linear["pretrained"] >= linear["raw pixels"] + LINEAR_MARGIN_OVER_PIXELS, linear
-    assert linear["pretrained"] >= linear["random init"] + 0.04, linear
+    assert linear["pretrained"] >= linear["random init"] + 0.08, linear
 
 
 def test_photo_model_beats_the_mean_of_visible_pixels_at_every_ratio(monkeypatch):
