@@ -20,7 +20,7 @@ def main() -> None:
     gallery.savefig(HERE / "maskers.png", dpi=72, bbox_inches="tight")
 
     model = mae_lab.load_model("mae_tiny_photos", pretrained=True)
-    images = mae_lab.sample_images("photos", n=3, seed=3)
+    images = mae_lab.sample_images("photos", n=3, image_size=model.config.image_size, seed=3)
     out = model(images, masker="random", ratio=0.75, seed=0)
     figure = viz.plot_reconstruction(model.reconstruct(images, out), max_images=3)
     figure.savefig(HERE / "reconstruction.png", dpi=72, bbox_inches="tight")
