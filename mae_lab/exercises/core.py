@@ -180,8 +180,9 @@ PREDICTIONS: dict[str, tuple[str, dict[str, str]]] = {
             "(75 %) linear-probe accuracy, while random masking reaches 73.5 % at 75 %.",
             "random": "Not quite: random masking keeps a few visible patches spread over the whole image, so even "
             "at 75-90 % every region has some context; MAE found random masking best at 75 %.",
-            "grid": "Not quite: a regular grid keeps evenly spread visible patches at any ratio; its problem is the "
-            "opposite one — the task stays too easy (neighbours leak), so it is mediocre at every ratio.",
+            "grid": "Not quite, in the paper: a regular grid keeps evenly spread visible patches, and at 75 % its problem is "
+            "the opposite one — the task stays too easy (neighbours leak), so it is mediocre. (On a tiny 4 x 4 grid "
+            "of tokens, 90 % leaves 2 patches in a fixed pattern, and there grid sampling does collapse.)",
         },
     ),
     "guided_mask_harder": (
