@@ -301,3 +301,19 @@ def test_torchrun_two_cpu_processes_agree(tmp_path):
     for name, tensor in sorted(saved.state_dict().items()):
         digest.update(tensor.contiguous().numpy().tobytes())
     assert digest.hexdigest() == rank0[0]
+
+
+def test_cpu_bf16_trains_in_bfloat16_autocast_and_stays_finite(monkeypatch):
+    real_autocast, enabled = torch.autocast, []
+
+    def recording_autocast(device_type, *args, **kwargs):
+        enabled.append((device_type, kwargs.get("dtype"), kwargs.get("enabled", True)))
+        return real_autocast(device_type, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", recording_autocast)
+    config = PretrainConfig(dataset="digits", model="mae_micro", epochs=1, batch_size=64, limit=256, device="cpu",
+                            cpu_bf16=True, progress=False)
+    result = pretrain(config)
+    assert math.isfinite(result.final_loss) and result.steps == 4
+    assert enabled and all(call == ("cpu", torch.bfloat16, True) for call in enabled)
+    assert PretrainConfig.from_dict(config.to_dict()).cpu_bf16 is True
