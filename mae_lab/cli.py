@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("demo", help="pretrain, probe and draw, offline, in a few minutes")
     p.add_argument("--out", default="outputs/demo")
-    p.add_argument("--seconds", type=float, default=120.0, help="pretraining budget in seconds")
+    p.add_argument("--seconds", type=float, default=90.0, help="pretraining budget in seconds")
     p.add_argument("--dataset", default="auto", help="auto (fashion_mnist if present, else digits) or a name")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")

@@ -113,7 +113,7 @@ def _demo_dataset(requested: str | None) -> str:
 
 def run_demo(
     out: str | Path = "outputs/demo",
-    seconds: float = 120.0,
+    seconds: float = 90.0,
     dataset: str | None = None,
     seed: int = 0,
     device: str = "auto",

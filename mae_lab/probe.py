@@ -536,7 +536,6 @@ def label_efficiency(
     model = _resolve_model(model)
     start = time.perf_counter()
     accuracy: dict[str, list[float]] = {name: [] for name in methods}
-    full_features = extract_features(model, train_set) if "linear" in methods else None
     test_features = extract_features(model, test_set) if "linear" in methods else None
     for per_class in labels_per_class:
         index = balanced_indices(train_set.labels, per_class, seed)
@@ -546,8 +545,7 @@ def label_efficiency(
             settings = {"steps": steps, "head_init": "linear_probe", "seed": seed, **(finetune_settings or {})}
             accuracy["finetune"].append(finetune(model, subset, test_set, progress=progress, **settings))
         if "linear" in methods:
-            accuracy["linear"].append(linear_probe(full_features[0][index], full_features[1][index],
-                                                   *test_features, seed=seed))
+            accuracy["linear"].append(linear_probe(*extract_features(model, subset), *test_features, seed=seed))
         if "scratch" in methods:
             settings = {"steps": steps, "layer_decay": None, "seed": seed, **(scratch_settings or {})}
             accuracy["scratch"].append(finetune(_random_init_like(model, seed), subset, test_set,
