@@ -114,18 +114,14 @@ def _run_steps(step: Callable, steps: int = 3) -> tuple[list[Any], dict[str, tor
     return returned, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-_KNOWN_RUNS: dict[Callable, tuple[list[Any], dict[str, torch.Tensor]]] = {}
-
-
 def _known_run(step: Callable) -> tuple[list[Any], dict[str, torch.Tensor]]:
-    """:func:`_run_steps` of the reference or of a known mistake, computed once per session."""
-    if step not in _KNOWN_RUNS:
-        _KNOWN_RUNS[step] = _run_steps(step)
-    return _KNOWN_RUNS[step]
+    """:func:`_run_steps` of the reference or of a known mistake, computed now (in the caller's torch settings,
+    so thread counts and kernels match the student's run)."""
+    return _run_steps(step)
 
 
 def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    return all(torch.allclose(a[k], b[k], rtol=1e-5, atol=1e-7) for k in a)
+    return all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in a)
 
 
 def check_train_step(fn: Callable[..., Any]) -> CheckResult:
