@@ -105,9 +105,13 @@ def run_child(config_path: str, slow: float, resume: bool) -> None:
 
     class Pause:  # a slower machine: more moments to be killed at
         def on_step_end(self, state):
-            time.sleep(0.02)
+            time.sleep(STEP_PAUSE)
 
     pretrain(PretrainConfig.load(config_path), callbacks=[Pause()], resume=resume)
+
+
+#: seconds each training step of a killed child is made to last longer, so a random moment falls inside it
+STEP_PAUSE = 0.05
 
 
 class Child:
@@ -238,7 +242,8 @@ def kill_trials(kills: int, chains: int, epochs: int, seed: int, workdir: Path, 
             during_write = (row.trials % 2) == 1  # every other kill waits for a checkpoint write
             resume = (run / "train_state.pt").exists()
             child = Child(workdir / f"config{chain}.json", 0.3 if during_write else 0.0, resume)
-            moment = _wait_and_kill(child, run, LOCK_FILE, during_write, rng)
+            remaining = config.epochs * 8 - (last_step or 0)  # steps left to train (256 images, batches of 32)
+            moment = _wait_and_kill(child, run, LOCK_FILE, during_write, rng, horizon=0.9 * STEP_PAUSE * remaining)
             row.trials += 1
             row.faults += moment != "finished"
             step, bad, bad_bytes, temporary = inspect_run(run)
@@ -269,8 +274,10 @@ def kill_trials(kills: int, chains: int, epochs: int, seed: int, workdir: Path, 
     return row
 
 
-def _wait_and_kill(child: Child, run: Path, lock_file: str, during_write: bool, rng: random.Random) -> str:
-    """Kill ``child`` at a random moment of its training, or in the middle of a checkpoint write."""
+def _wait_and_kill(child: Child, run: Path, lock_file: str, during_write: bool, rng: random.Random,
+                   horizon: float = 3.0) -> str:
+    """Kill ``child`` at a random moment of its training (within ``horizon`` seconds of taking the run's lock,
+    about as long as its remaining steps take), or in the middle of a checkpoint write."""
     deadline = time.monotonic() + 300
     lock = run / lock_file
     while time.monotonic() < deadline:  # wait until it holds the lock (it trains from then on)
@@ -285,7 +292,7 @@ def _wait_and_kill(child: Child, run: Path, lock_file: str, during_write: bool, 
         time.sleep(rng.uniform(0.0, 0.25))  # somewhere inside the (slow) write
         moment = "during a checkpoint write"
     else:  # from loading the data to the last step
-        time.sleep(rng.uniform(0.0, 3.0))
+        time.sleep(rng.uniform(0.0, max(horizon, 0.05)))
         moment = "at a random moment"
     if child.poll() is not None:
         return "finished"

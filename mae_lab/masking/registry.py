@@ -185,7 +185,7 @@ def make_mask(
     for key in set(options) & set(info.options):
         _check_option(name, key, options[key], info.options[key])
     if info.needs_scores:
-        options["scores"] = _check_scores(options.get("scores"), int(batch_size), num_patches, name)
+        options["scores"] = _check_scores(options.get("scores"), int(batch_size), num_patches, name, grid)
     gen = make_generator(seed, generator)
     result = info.fn(int(batch_size), grid, num_hidden, gen, **options)
     mask = result if isinstance(result, Mask) else Mask.from_hidden(result, grid=grid, masker=name)
@@ -200,7 +200,7 @@ def make_mask(
     return mask
 
 
-def _check_scores(scores: Any, batch_size: int, num_patches: int, name: str) -> torch.Tensor:
+def _check_scores(scores: Any, batch_size: int, num_patches: int, name: str, grid: tuple[int, int]) -> torch.Tensor:
     if scores is None:
         raise ValueError(
             f"strategy {name!r} is guided: pass scores= as a float tensor [B, N] = [{batch_size}, {num_patches}] "
@@ -215,8 +215,9 @@ def _check_scores(scores: Any, batch_size: int, num_patches: int, name: str) -> 
         scores = scores.unsqueeze(0).expand(batch_size, num_patches)
     if tuple(scores.shape) != (batch_size, num_patches):
         raise ValueError(
-            f"scores for strategy {name!r} must have shape [B, N] = [{batch_size}, {num_patches}], "
-            f"got {list(scores.shape)}"
+            f"scores for masker {name!r} must have shape [B, N] = [{batch_size}, {num_patches}] (N from "
+            f"grid={tuple(grid)}), got {list(scores.shape)}: make the scores for this grid, or pass the grid they "
+            "were made for"
         )
     if not bool(torch.isfinite(scores).all()):
         raise ValueError(f"scores for strategy {name!r} contain NaN or inf")

@@ -82,6 +82,9 @@ class MAEConfig:
     frequency_radius: float | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.target, str):
+            raise TypeError(f"target must be the name of a target (a string such as 'norm_pixels'), "
+                            f"got {type(self.target).__name__} {self.target!r:.60}")
         self.target = current_target_name(self.target, stacklevel=5)  # "fft" is now "fft_amplitude"
         if self.pixel_mean is not None:
             self.pixel_mean = tuple(float(v) for v in self.pixel_mean)
