@@ -221,9 +221,9 @@ def test_fmnist_encoder_beats_raw_pixels_and_random_init(monkeypatch):
     model = load_shipped("mae_tiny_fmnist", monkeypatch)
     train = load_dataset("fashion_mnist", "train", limit=FMNIST_TRAIN, seed=0, download=False)
     test = load_dataset("fashion_mnist", "test", limit=FMNIST_TEST, seed=0, download=False)
+    untrained = MaskedAutoencoder(model.config, seed=0)
     spaces = {"pretrained": (extract_features(model, train), extract_features(model, test)),
-              "random init": (extract_features(MaskedAutoencoder(model.config, seed=0), train),
-                              extract_features(MaskedAutoencoder(model.config, seed=0), test)),
+              "random init": (extract_features(untrained, train), extract_features(untrained, test)),
               "raw pixels": (raw_pixel_features(train), raw_pixel_features(test))}
     knn = {name: knn_probe(*tr, *te) for name, (tr, te) in spaces.items()}
     linear = {name: linear_probe(*tr, *te, epochs=30, seed=0) for name, (tr, te) in spaces.items()}

@@ -114,12 +114,6 @@ def _run_steps(step: Callable, steps: int = 3) -> tuple[list[Any], dict[str, tor
     return returned, {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _known_run(step: Callable) -> tuple[list[Any], dict[str, torch.Tensor]]:
-    """:func:`_run_steps` of the reference or of a known mistake, computed now (in the caller's torch settings,
-    so thread counts and kernels match the student's run)."""
-    return _run_steps(step)
-
-
 def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
     return all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6) for k in a)
 
@@ -142,7 +136,7 @@ def check_train_step(fn: Callable[..., Any]) -> CheckResult:
         returned, weights = _run_steps(fn)
     except Exception as error:  # the student's code
         return _fail(name, f"your function raised {type(error).__name__} in a later step: {error}")
-    expected_losses, expected = _known_run(reference_train_step)
+    expected_losses, expected = _run_steps(reference_train_step)
     try:
         losses = [float(torch.as_tensor(v).detach()) for v in returned]
     except (TypeError, ValueError):
@@ -156,7 +150,7 @@ def check_train_step(fn: Callable[..., Any]) -> CheckResult:
         return _ok(name, "correct — three steps give exactly the weights of mae_lab's own loop (lr in every group, "
                    "forward with the mask, zero_grad, backward, step).")
     for variant, message in _STEP_MISTAKES:
-        if _same_weights(weights, _known_run(variant)[1]):
+        if _same_weights(weights, _run_steps(variant)[1]):
             return _fail(name, message + ".")
     start = MaskedAutoencoder(get_preset("mae_micro"), seed=0).state_dict()
     if _same_weights(weights, start):
