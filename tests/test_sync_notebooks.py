@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -103,3 +104,13 @@ def test_what_a_lab_needs_is_something_the_tests_can_check(path):
 
     declared = json.loads(path.read_text())["metadata"].get("mae_lab", {}).get("needs", [])
     assert set(declared) <= set(needs.CHECKS), f"{path.name} needs {declared}; known: {sorted(needs.CHECKS)}"
+
+
+@pytest.mark.parametrize("path", LABS, ids=lambda p: p.stem)
+def test_no_markdown_cell_is_a_left_over_template_field(path):
+    """A cell such as ``RESULT_TEXT`` or ``{result}`` is a slot someone meant to fill with measured words."""
+    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+        text = "".join(cell["source"]).strip()
+        if cell["cell_type"] != "markdown":
+            continue
+        assert not re.fullmatch(r"[A-Z][A-Z0-9_]*|\{[^{}\s]*\}", text), f"{path.name}, cell {index}: {text!r}"
