@@ -75,6 +75,20 @@ def _as_tensor(exercise: str, value: Any, what: str) -> tuple[torch.Tensor | Non
         return None, _fail(exercise, f"{what} should be a torch tensor, got {type(value).__name__}.")
 
 
+def _call_for_loss(exercise: str, fn: Callable[..., Any], *args: Any) -> tuple[torch.Tensor | None, CheckResult | None]:
+    """Run a student's loss function; it must return one number (a tensor with one element)."""
+    result, failure = _call(exercise, fn, *args)
+    if failure is not None:
+        return None, failure
+    result, failure = _as_tensor(exercise, result, "the loss")
+    if failure is not None:
+        return None, failure
+    if result.numel() != 1:
+        return None, _fail(exercise, f"the loss should be one number, got a tensor of shape {_shape(result)}; "
+                           "average it.")
+    return result, None
+
+
 def _shape(t: torch.Tensor) -> str:
     return "[" + ", ".join(str(s) for s in t.shape) + "]"
 

@@ -24,7 +24,7 @@ from ..models import MaskedAutoencoder, get_preset
 from ..models.vit import run_blocks
 from ..patches import patchify
 from ..targets import NORM_PIX_EPS
-from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
+from .core import CheckResult, _as_tensor, _call, _call_for_loss, _fail, _ok, _shape
 
 __all__ = ["check_decoder_input", "check_mean_baseline", "check_norm_pix_loss"]
 
@@ -246,14 +246,9 @@ def check_norm_pix_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, 
     pred = torch.randn(2, num_patches, p * p * 3, generator=gen)
     hidden = make_mask("random", 2, grid=(2, 3), ratio=0.5, seed=4).hidden  # [2, 6], 3 hidden per image
     expected = float(reference_norm_pix_loss(images, pred, hidden, p))
-    result, failure = _call(name, fn, images.clone(), pred.clone(), hidden.clone(), p)
+    result, failure = _call_for_loss(name, fn, images.clone(), pred.clone(), hidden.clone(), p)
     if failure is not None:
         return failure
-    result, failure = _as_tensor(name, result, "the loss")
-    if failure is not None:
-        return failure
-    if result.numel() != 1:
-        return _fail(name, f"the loss should be one number, got a tensor of shape {_shape(result)}; average it.")
     value = float(result)
     if math.isclose(value, expected, rel_tol=1e-5):
         model = MaskedAutoencoder(get_preset("mae_micro", target="norm_pixels"), seed=0)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from ..frequency import frequency_corrupt, frequency_distance, frequency_filter, frequency_loss
-from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
+from .core import CheckResult, _as_tensor, _call, _call_for_loss, _fail, _ok, _shape
 
 __all__ = ["check_frequency_corrupt", "check_frequency_loss", "check_hog_bins"]
 
@@ -166,16 +166,11 @@ def check_frequency_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     pred, target = torch.rand(2, 3, 12, 16, generator=gen), torch.rand(2, 3, 12, 16, generator=gen)
     removed = frequency_filter(12, 16, 3.0, "low_pass")
     expected = float(frequency_loss(pred, target, removed))
-    result, failure = _call(name, fn, pred.clone(), target.clone(), removed.clone())
-    if failure is not None:
-        return failure
-    result, failure = _as_tensor(name, result, "the loss")
+    result, failure = _call_for_loss(name, fn, pred.clone(), target.clone(), removed.clone())
     if failure is not None:
         return failure
     if result.is_complex():
         return _fail(name, "the loss is complex: take the modulus of the difference, (F(pred) − F(target)).abs().")
-    if result.numel() != 1:
-        return _fail(name, f"the loss should be one number, got a tensor of shape {_shape(result)}; average it.")
     value = float(result)
     if math.isclose(value, expected, rel_tol=1e-4):
         return _ok(name, f"correct — {value:.4f}: the distance between the two spectra, on the removed "

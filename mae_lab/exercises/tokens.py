@@ -20,7 +20,7 @@ from ..feature_targets import feature_loss as _reference_feature_loss
 from ..tokens import nearest_code as _reference_nearest_code
 from ..tokens import reveal_schedule as _reference_reveal_schedule
 from ..tokens import unmask_step as _reference_unmask_step
-from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
+from .core import CheckResult, _as_tensor, _call, _call_for_loss, _fail, _ok, _shape
 
 __all__ = ["check_feature_loss", "check_nearest_code", "check_reveal_schedule", "check_unmask_step"]
 
@@ -40,14 +40,9 @@ def check_feature_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], 
     expected = float(_reference_feature_loss(pred, teacher_out, hidden))
     pred_in = pred.clone().requires_grad_(True)
     target_in = teacher_out.clone().requires_grad_(True)  # as if it came from an EMA teacher's graph
-    result, failure = _call(name, fn, pred_in, target_in, hidden.clone())
+    result, failure = _call_for_loss(name, fn, pred_in, target_in, hidden.clone())
     if failure is not None:
         return failure
-    result, failure = _as_tensor(name, result, "the loss")
-    if failure is not None:
-        return failure
-    if result.numel() != 1:
-        return _fail(name, f"the loss should be one number, got a tensor of shape {_shape(result)}; average it.")
     value = float(result.detach())
     per_patch = ((pred - teacher_out) ** 2).mean(-1)  # [B, N]
     if not math.isclose(value, expected, rel_tol=1e-4):
