@@ -34,6 +34,7 @@ from torch import nn
 from .masking import Mask, invert_permutation, make_generator
 from .models.vit import Block, PatchEmbed, keep_tokens
 from .patches import grid_size, patchify, sincos_pos_embed_2d, unpatchify
+from .schedules import warmup_cosine
 from .utils import module_device
 
 __all__ = [
@@ -448,13 +449,8 @@ def train_multimae(
         iterator = tqdm(iterator, desc=f"MultiMAE {'+'.join(modalities)}")
     model.train()
     for step in iterator:
-        # learning rate: linear warm-up, then half a cosine down to 0
-        if step < warmup:
-            scale = (step + 1) / warmup
-        else:
-            scale = 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
-        for group in optimizer.param_groups:
-            group["lr"] = lr * scale
+        for group in optimizer.param_groups:  # linear warm-up, then half a cosine down to 0
+            group["lr"] = warmup_cosine(step / steps, lr, 0.0, warmup / steps)
         # a batch of scenes, flipped left-right at random (the same flip for every modality)
         index = torch.randint(0, len(first), (batch_size,), generator=data_gen)
         flip = torch.rand(batch_size, generator=data_gen) < 0.5

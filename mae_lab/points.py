@@ -27,6 +27,7 @@ from torch import nn
 
 from .masking import make_mask
 from .models.vit import Block
+from .schedules import warmup_cosine
 
 __all__ = [
     "SHAPES",
@@ -415,10 +416,8 @@ def train_point_mae(
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     warm = max(1, int(warmup * steps))
 
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return lr * (step + 1) / warm
-        return lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(steps - warm, 1)))
+    def lr_at(step: int) -> float:  # linear warm-up over `warm` steps, then half a cosine down to 0
+        return warmup_cosine(step / steps, lr, 0.0, warm / steps)
 
     batch_gen = torch.Generator().manual_seed(seed)
     mask_gen = torch.Generator().manual_seed(seed + 1)
