@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from .base import select_top
 from .registry import register
 
 __all__ = ["adaptive_mask"]
@@ -46,6 +47,4 @@ def adaptive_mask(batch_size, grid, num_hidden, generator, *, scores):
     uniform = torch.rand(scores.shape, generator=generator).clamp(1e-12, 1.0 - 1e-7)  # [B, N]
     gumbel = -torch.log(-torch.log(uniform))  # [B, N]
     keys = torch.where(scores > 0, scores.clamp_min(1e-38).log() + gumbel, -1e4 + uniform)  # zeros come last
-    visible = keys.topk(num_visible, dim=1).indices  # [B, N_vis]
-    hidden = torch.ones(batch_size, scores.shape[1], dtype=torch.bool)
-    return hidden.scatter_(1, visible, False)  # [B, N]
+    return ~select_top(keys, num_visible)  # [B, N]: the N_vis largest keys are the visible patches

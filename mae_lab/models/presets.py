@@ -85,8 +85,8 @@ def get_preset(name: str, **overrides: Any) -> MAEConfig:
         hints = "".join(suggest(u, fields, n=1) for u in unknown)
         raise ValueError(f"MAEConfig has no field(s) {unknown}.{hints} Valid fields: {', '.join(sorted(fields))}")
     base = PRESETS[name]
-    changes_channels = not (isinstance(overrides.get("channels", base.channels), int)
-                            and overrides.get("channels", base.channels) == base.channels)
+    channels = overrides.get("channels", base.channels)
+    changes_channels = not (isinstance(channels, int) and channels == base.channels)
     if changes_channels and base.pixel_mean is not None and "pixel_mean" not in overrides:
         overrides = {**overrides, "pixel_mean": None, "pixel_std": None}  # RGB statistics no longer fit
     return dataclasses.replace(base, **overrides)
