@@ -204,6 +204,7 @@ def _run_demo(out: Path, seconds: float, dataset: str | None, seed: int, device:
 def _demo_summary(metrics: dict[str, Any], out: Path) -> str:
     knn, tune = metrics["knn"], metrics["finetune"]
     loss = metrics["pretrain"]["final_loss"]
+    loss_text = f"{loss:.4f}" if loss is not None else "n/a"
 
     def row(label: str, value: float, against: float | None = None) -> str:
         gap = f"   ({100 * (against - value):+.1f} points for the pretrained encoder)" if against is not None else ""
@@ -212,7 +213,7 @@ def _demo_summary(metrics: dict[str, Any], out: Path) -> str:
     return "\n".join([
         "",
         f"mae-lab demo on {metrics['dataset']} — {metrics['pretrain']['steps']} pretraining steps in "
-        f"{metrics['pretrain']['seconds']:.0f} s (final loss {loss:.4f})" if loss is not None else "",
+        f"{metrics['pretrain']['seconds']:.0f} s (final loss {loss_text})",
         f"  kNN with {knn['labels_per_class']} labels per class ({knn['num_train']} images; "
         f"{knn['num_test']} test images):",
         row("pretrained encoder", knn["accuracy"]),
