@@ -80,3 +80,20 @@ def test_attention_explorer_click_a_patch_to_query_it(images, tiny):
     mask = app.cache.get(("masked",) + app.mask_controls.key())[1]
     grey = [b.style.button_color == "#888888" for b in app.patch_buttons]
     assert grey == mask.hidden[0].tolist()  # hidden patches are greyed in the picker
+
+
+def test_attention_explorer_heads_panel_follows_layer_and_mask_not_the_head(images, tiny):
+    from mae_lab import attention as A
+
+    app = W.AttentionExplorer(tiny, images)
+    first = app.heads_view.value
+    app.head.value = 1  # the panel shows every head: choosing one does not change it
+    assert app.heads_view.value == first
+    app.layer.value = 0
+    assert app.heads_view.value != first
+    app.mode.value = "rollout"
+    unmasked = app.weights.clone()
+    assert torch.allclose(unmasked, A.mean_patch_attention(A.attention_rollout(A.attention_maps(tiny, images[:1])))[0],
+                          atol=1e-6)
+    app.masked.value = True  # a masked forward pass has its own rollout, never the unmasked one from the cache
+    assert app.weights.shape == unmasked.shape and not torch.allclose(app.weights, unmasked, equal_nan=True)

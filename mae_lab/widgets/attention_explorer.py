@@ -195,9 +195,9 @@ class AttentionExplorer(LiveApp):
                 self._button_colors[index] = color
 
     def _attention(self, index: int):
-        """(attention list, mask or None) for the current image and mask settings, cached."""
+        """(attention list, mask or None, a key naming the two) for the current image and mask, cached."""
         if not self.masked.value:
-            return self.model_cache.unmasked_attention(index), None
+            return self.model_cache.unmasked_attention(index), None, ("unmasked", index)
         mc = self.mask_controls
         key = ("masked",) + mc.key()
         cached = self.cache.get(key)
@@ -214,9 +214,9 @@ class AttentionExplorer(LiveApp):
             with threads_for(self.model):
                 cached = (attn_lib.attention_maps(self.model, self.images[index : index + 1], mask), mask)
             self.cache.put(key, cached)
-        return cached
+        return (*cached, key)
 
-    def _weights(self, attns, mask, head: int | None, layer: int) -> torch.Tensor:
+    def _weights(self, attns, mask, head: int | None, layer: int, source: tuple) -> torch.Tensor:
         mode = self.mode.value
         if mode == "mean of patches":
             return attn_lib.mean_patch_attention(attns, layer, head, mask=mask)[0]
@@ -224,20 +224,33 @@ class AttentionExplorer(LiveApp):
             return attn_lib.cls_attention(attns, layer, head, mask=mask)[0]
         if mode == "query patch":
             return attn_lib.query_attention(attns, self.query, layer, head, mask=mask)[0]
-        rollout_key = ("rollout", id(attns))
+        rollout_key = ("rollout",) + source  # `source` names the attention list (see _attention)
         rollout = self.cache.get(rollout_key)
         if rollout is None:
             rollout = attn_lib.attention_rollout(attns)
             self.cache.put(rollout_key, rollout)
         return attn_lib.mean_patch_attention(rollout, mask=mask)[0]  # what the average patch gathered
 
+    def _heads_png(self, index: int, attns, mask, layer: int, source: tuple, query: int | None) -> bytes:
+        """Every head of one layer as tiles (PNG), cached: the head dropdown does not change them."""
+        key = ("heads", self.mode.value, layer, query) + source
+        png = self.cache.get(key)
+        if png is None:
+            num_heads = attns[layer].shape[1]
+            maps = [self._weights(attns, mask, h, layer, source).numpy() for h in range(num_heads)]
+            labels = [f"L{layer} head {h}" for h in range(num_heads)]
+            png = panels.png_bytes(panels.render_tiles(self.images[index], maps, self.patch_size,
+                                                       labels, mask=mask))
+            self.cache.put(key, png)
+        return png
+
     def _render(self) -> tuple[bytes, str]:
         index = self.mask_controls.image.value
-        attns, mask = self._attention(index)
+        attns, mask, source = self._attention(index)
         head = None if self.head.value == -1 else int(self.head.value)
         layer = self.layer.value
         query = self.query if self.mode.value == "query patch" else None
-        self.weights = self._weights(attns, mask, head, layer)  # [N]
+        self.weights = self._weights(attns, mask, head, layer, source)  # [N]
         panel = panels.render_attention(
             self.images[index], self.weights, self.patch_size, mask=mask, query=query, size=self.size
         )
@@ -245,16 +258,7 @@ class AttentionExplorer(LiveApp):
         if self.mode.value == "rollout":
             self.heads_view.layout.display = "none"
         else:
-            num_heads = attns[layer].shape[1]
-            maps = [self._weights(attns, mask, h, layer).numpy() for h in range(num_heads)]
-            tiles = panels.render_tiles(
-                self.images[index],
-                maps,
-                self.patch_size,
-                [f"L{layer} head {h}" for h in range(num_heads)],
-                mask=mask,
-            )
-            self.heads_view.value = panels.png_bytes(tiles)
+            self.heads_view.value = self._heads_png(index, attns, mask, layer, source, query)
             self.heads_view.layout.display = None
         where = {
             "mean of patches": "mean of the patch queries",
