@@ -21,7 +21,6 @@ __all__ = ["plot_label_efficiency", "plot_probe"]
 METHOD_STYLES = {
     "finetune": ("MAE, fine-tuned", "tab:red", "-", "o"),
     "linear": ("MAE, linear probe (frozen)", "tab:orange", "-", "s"),
-    "knn": ("MAE, kNN (frozen)", "tab:brown", "-", "^"),
     "scratch": ("same ViT from scratch", "tab:blue", "--", "o"),
     "pixels": ("logistic regression on pixels", "0.35", ":", "D"),
 }
