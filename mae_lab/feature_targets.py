@@ -228,19 +228,30 @@ def train_student(
     mask_gen = torch.Generator().manual_seed(seed + 1)  # which patches
     history = []
     start = time.perf_counter()
+    # a frozen teacher's features and the tokenizer's codes never change: compute them once, not every step
+    if target == "teacher":
+        parts = [teacher_features(teacher, x, layers, norm) for x in images.split(512)]
+        fixed_targets = torch.cat(parts)  # [M, N, D]
+    elif target == "tokens":
+        fixed_targets = torch.cat([tokenizer.encode(chunk) for chunk in images.split(512)])  # [M, N] long
     model.train()
     for step in range(steps):
-        batch = images[torch.randint(0, len(images), (batch_size,), generator=data_gen)]  # [B, C, H, W]
+        index = torch.randint(0, len(images), (batch_size,), generator=data_gen)  # [B]
+        batch = images[index]  # [B, C, H, W]
         mask = make_mask("random", batch_size, grid=model.grid, ratio=ratio, generator=mask_gen)
         hidden = mask.hidden  # [B, N] True = hidden
         pred = model.decode(model.encode(batch, mask), mask)  # [B, N, out]
         if target == "pixels":
             loss = model.loss(model.target(batch), pred, mask)  # MAE: MSE on hidden pixels
         elif target == "tokens":
-            codes = tokenizer.encode(batch)  # [B, N] long
+            codes = fixed_targets[index]  # [B, N] long
             loss = F.cross_entropy(pred[hidden], codes[hidden])  # BEiT: which code is hidden there?
         else:
-            loss = feature_loss(pred, teacher_features(teacher, batch, layers, norm), hidden)
+            if target == "teacher":
+                features = fixed_targets[index]  # [B, N, D]
+            else:  # the EMA teacher moves every step
+                features = teacher_features(teacher, batch, layers, norm)
+            loss = feature_loss(pred, features, hidden)  # [B, N, D] targets, only the hidden ones count
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
