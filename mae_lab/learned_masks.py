@@ -34,6 +34,7 @@ from . import panels
 from .masking import Mask
 from .models import MAEConfig, MAEDecoder, MaskedAutoencoder, get_preset
 from .models.vit import Block
+from .probe import knn_probe
 from .schedules import make_schedule
 
 __all__ = [
@@ -393,12 +394,9 @@ def frozen_features(model: MaskedAutoencoder, images: torch.Tensor, batch_size: 
 
 @torch.no_grad()
 def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 20, temperature: float = 0.07) -> float:
-    """Weighted kNN vote on cosine similarity (DINO's probe: k = 20, temperature 0.07)."""
-    train_x, test_x = F.normalize(train_x.float(), dim=1), F.normalize(test_x.float(), dim=1)
-    similarity, index = (test_x @ train_x.T).topk(min(k, len(train_x)), dim=1)  # [T, k]
-    votes = torch.zeros(len(test_x), int(train_y.max()) + 1)
-    votes.scatter_add_(1, train_y[index], (similarity / temperature).exp())
-    return float((votes.argmax(1) == test_y).float().mean())
+    """Weighted kNN on cosine similarity (DINO's probe: k = 20, votes ``exp(sim / 0.07)``): the vote of
+    :func:`mae_lab.probe.knn_probe`, the one kNN of the package."""
+    return knn_probe(train_x, train_y, test_x, test_y, k=k, temperature=temperature)
 
 
 def linear_accuracy(train_x, train_y, test_x, test_y, steps: int = 300, lr: float = 0.05) -> float:

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from .masking import Mask, make_mask
 from .models.vit import Block, keep_tokens
 from .patches import sincos_pos_embed_1d, sincos_pos_embed_2d
+from .probe import knn_probe
 
 __all__ = [
     "DIRECTIONS", "ClipDataset", "VideoMAE", "VideoMAEConfig", "VideoRun", "clip_features", "clip_strip",
@@ -456,12 +457,9 @@ def clip_features(model: VideoMAE | None, clips: torch.Tensor, batch_size: int =
 
 def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
                  k: int = 20, temperature: float = 0.07) -> float:
-    """Weighted kNN on cosine similarity (DINO's probe: k = 20, votes ``exp(sim / 0.07)``)."""
-    train_x, test_x = F.normalize(train_x.float(), dim=1), F.normalize(test_x.float(), dim=1)
-    sims, idx = (test_x @ train_x.T).topk(min(k, len(train_x)), dim=1)  # [n_test, k]
-    votes = torch.zeros(len(test_x), int(train_y.max()) + 1)
-    votes.scatter_add_(1, train_y[idx], (sims / temperature).exp())
-    return float((votes.argmax(1) == test_y).float().mean())
+    """Weighted kNN on cosine similarity (DINO's probe: k = 20, votes ``exp(sim / 0.07)``): the vote of
+    :func:`mae_lab.probe.knn_probe`, the one kNN of the package."""
+    return knn_probe(train_x, train_y, test_x, test_y, k=k, temperature=temperature)
 
 
 # ---------------------------------------------------------------------- decoder masking: compute
