@@ -38,6 +38,7 @@ from torch import nn
 from .masking import make_mask
 from .models import MaskedAutoencoder, get_preset
 from .probe import knn_probe
+from .schedules import one_cycle
 
 __all__ = [
     "TARGET_KINDS",
@@ -223,7 +224,7 @@ def train_student(
             teacher.encoder.load_state_dict(model.encoder.state_dict())
         teacher = teacher.eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05, betas=(0.9, 0.95))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.05)
     data_gen = torch.Generator().manual_seed(seed)  # which images
     mask_gen = torch.Generator().manual_seed(seed + 1)  # which patches
     history = []

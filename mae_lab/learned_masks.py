@@ -35,7 +35,7 @@ from .masking import Mask
 from .models import MAEConfig, MAEDecoder, MaskedAutoencoder, get_preset
 from .models.vit import Block
 from .probe import knn_probe
-from .schedules import make_schedule
+from .schedules import make_schedule, one_cycle
 
 __all__ = [
     "METHODS",
@@ -297,7 +297,7 @@ def train_learned_masks(
     helper = _make_helper(method, model, seed + 1)
     params = list(model.parameters()) + ([] if helper is None else list(helper.parameters()))
     optimizer = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.05)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.1)
     alpha_at = make_schedule("linear", 0.0, alpha_end)  # HPM: easy (random) to hard
     data_gen = torch.Generator().manual_seed(seed)
     mask_gen = torch.Generator().manual_seed(seed + 2)

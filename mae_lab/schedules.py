@@ -31,7 +31,7 @@ import itertools
 import math
 from dataclasses import dataclass
 
-__all__ = ["SCHEDULE_KINDS", "RatioSchedule", "make_schedule", "warmup_cosine"]
+__all__ = ["SCHEDULE_KINDS", "RatioSchedule", "make_schedule", "one_cycle", "warmup_cosine"]
 
 SCHEDULE_KINDS = ("constant", "linear", "cosine", "step")
 _PROGRESS_TOLERANCE = 1e-9  # float noise such as step / total_steps slightly above 1
@@ -45,6 +45,21 @@ def warmup_cosine(progress: float, peak: float, minimum: float = 0.0, warmup: fl
         return peak * progress / warmup
     decay = (progress - warmup) / max(1.0 - warmup, 1e-12)
     return minimum + (peak - minimum) * 0.5 * (1.0 + math.cos(math.pi * decay))
+
+
+def one_cycle(optimizer, peak: float, steps: int, warmup: float = 0.1):
+    """PyTorch's one-cycle learning rate (``torch.optim.lr_scheduler.OneCycleLR``) for ``steps`` steps.
+
+    The small models of the later labs train with it: a cosine warm-up over the first ``warmup``
+    fraction to ``peak``, then a cosine down to almost 0 (and AdamW's first beta cycled against it).
+    OneCycleLR divides by ``warmup * steps - 1``, so a warm-up of exactly one step (``steps=10`` with
+    ``warmup=0.1``) would raise ZeroDivisionError; such a run warms up over two steps instead.
+    """
+    import torch
+
+    if warmup * steps == 1:
+        warmup = 2 / steps
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak, total_steps=steps, pct_start=warmup)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from torch.nn import functional as F
 
 from .masking import make_mask
 from .models.vit import Block
+from .schedules import one_cycle
 from .utils import suggest
 
 __all__ = [
@@ -345,7 +346,7 @@ def train_masked_lm(
     ids = _training_ids(tokenizer, text)
     model = _build_model(tokenizer, seq_len, dim, depth, seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.1)
     data_gen = torch.Generator().manual_seed(seed)
     mask_gen = torch.Generator().manual_seed(seed + 1)
     history = []
@@ -506,7 +507,7 @@ def classify_sources(model: MaskedSequenceModel | MaskedLMResult, task: SourceTa
     for param in encoder.parameters():
         param.requires_grad_(not freeze)
     optimizer = torch.optim.AdamW([p for p in classifier.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.1)
     draws = torch.Generator().manual_seed(seed + 7)
     classifier.train()
     for _ in range(steps):

@@ -36,6 +36,7 @@ from torch import nn
 
 from .models.vit import Block
 from .patches import patchify, sincos_pos_embed_2d, unpatchify
+from .schedules import one_cycle
 
 __all__ = [
     "Generation",
@@ -220,7 +221,7 @@ def train_token_model(codes: torch.Tensor, num_codes: int, grid: tuple[int, int]
         model = MaskedTokenModel(num_codes, grid, dim=dim, depth=depth, num_heads=max(dim // 16, 1),
                                  num_classes=num_classes)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.95))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.05)
     gen = torch.Generator().manual_seed(seed)
     history, start = [], time.perf_counter()
     model.train()

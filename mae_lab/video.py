@@ -35,6 +35,7 @@ from .masking import Mask, make_mask
 from .models.vit import Block, keep_tokens
 from .patches import sincos_pos_embed_1d, sincos_pos_embed_2d
 from .probe import knn_probe
+from .schedules import one_cycle
 
 __all__ = [
     "DIRECTIONS", "ClipDataset", "VideoMAE", "VideoMAEConfig", "VideoRun", "clip_features", "clip_strip",
@@ -410,7 +411,7 @@ def train_video_mae(data: ClipDataset, masker: str = "tube", ratio: float = 0.9,
     """
     model = VideoMAE(config, seed=seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.05)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    schedule = one_cycle(optimizer, lr, steps, warmup=0.1)
     data_gen = torch.Generator().manual_seed(seed)
     mask_gen = torch.Generator().manual_seed(seed + 1)
     history, start = [], time.perf_counter()

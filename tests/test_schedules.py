@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mae_lab.masking import make_mask
-from mae_lab.schedules import RatioSchedule, make_schedule, warmup_cosine
+from mae_lab.schedules import RatioSchedule, make_schedule, one_cycle, warmup_cosine
 
 
 def test_warmup_cosine_warms_up_then_decays_to_the_minimum():
@@ -77,3 +77,30 @@ def test_schedule_steps_and_repr():
 def test_schedule_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def _one_cycle_lrs(steps: int, warmup: float, build) -> list[float]:
+    import torch
+
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    schedule = build(optimizer, steps, warmup)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    return lrs
+
+
+def test_one_cycle_is_pytorchs_and_survives_a_one_step_warm_up():
+    import torch
+
+    torch_one_cycle = lambda opt, steps, warmup: torch.optim.lr_scheduler.OneCycleLR(  # noqa: E731
+        opt, max_lr=1e-3, total_steps=steps, pct_start=warmup)
+    ours = lambda opt, steps, warmup: one_cycle(opt, 1e-3, steps, warmup=warmup)  # noqa: E731
+    assert _one_cycle_lrs(300, 0.1, ours) == _one_cycle_lrs(300, 0.1, torch_one_cycle)
+    for steps, warmup in ((10, 0.1), (20, 0.05)):  # exactly one warm-up step: PyTorch divides by zero
+        with pytest.raises(ZeroDivisionError):
+            _one_cycle_lrs(steps, warmup, torch_one_cycle)
+        lrs = _one_cycle_lrs(steps, warmup, ours)
+        assert len(lrs) == steps and max(lrs) == pytest.approx(1e-3, rel=1e-6) and lrs[-1] < 1e-5
