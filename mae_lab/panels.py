@@ -46,6 +46,7 @@ __all__ = [
     "hidden_grid",
     "hstack",
     "infer_grid",
+    "log_spectrum",
     "lut",
     "png_bytes",
     "render_attention",
@@ -408,6 +409,12 @@ def render_tiles(image: torch.Tensor, maps: Sequence[np.ndarray], patch_size: in
     return vstack(rows)
 
 
+def log_spectrum(image: torch.Tensor) -> np.ndarray:
+    """``log(1 + |F|)`` of an image ``[C, H, W]`` (channels averaged), DC in the centre: ``[H, W]``."""
+    amplitude = torch.fft.fft2(image.float()).abs().mean(dim=0)  # [H, W]
+    return torch.fft.fftshift(torch.log1p(amplitude)).numpy()
+
+
 def render_frequency_filter(image: torch.Tensor, filter: str = "low_pass", radius: float | None = None,  # noqa: A002
                             size: int = 192) -> np.ndarray:
     """Masked frequency modeling's corruption as three panels: the image, the filtered image, its spectrum.
@@ -418,9 +425,7 @@ def render_frequency_filter(image: torch.Tensor, filter: str = "low_pass", radiu
     x = as_batch(image)[0].float()  # [C, H, W]
     corrupted, removed = frequency_corrupt(x, filter, radius)  # [C, H, W], [H, W]
     stretched = (corrupted - corrupted.min()) / max(float(corrupted.max() - corrupted.min()), 1e-6)
-    amplitude = torch.log1p(torch.fft.fft2(corrupted).abs().mean(dim=0))  # [H, W]
-    spectrum = colorize(torch.fft.fftshift(amplitude).numpy(), "magma", vmin=0.0,
-                        vmax=float(torch.log1p(torch.fft.fft2(x).abs().mean(dim=0)).max()))
+    spectrum = colorize(log_spectrum(corrupted), "magma", vmin=0.0, vmax=float(log_spectrum(x).max()))
     factor = scale_for(x.shape[-2], size)
     kept = 1 - float(removed.float().mean())
     panels = [caption(to_uint8(upscale(to_hwc(x), factor)), "the image"),

@@ -20,7 +20,7 @@ from matplotlib.patches import Circle, Rectangle
 
 from ..frequency import default_radius, frequency_corrupt
 from ..masking import patch_saliency
-from ..panels import as_batch, default_patch_size, to_hwc
+from ..panels import as_batch, default_patch_size, log_spectrum, to_hwc
 from ..targets import HOG_BINS, compute_target, hog_cell_size
 from ._figure import new_figure, plain, resolve_query
 
@@ -136,12 +136,6 @@ def plot_targets(image: torch.Tensor, patch_size: int, patch: int | tuple[int, i
     return fig
 
 
-def _spectrum_picture(image: torch.Tensor) -> np.ndarray:
-    """``log(1 + |F|)`` of an image ``[C, H, W]`` (channels averaged), DC in the centre: ``[H, W]``."""
-    amplitude = torch.fft.fft2(image.float()).abs().mean(dim=0)  # [H, W]
-    return torch.fft.fftshift(torch.log1p(amplitude)).numpy()
-
-
 def plot_frequency_corruption(image: torch.Tensor, radius: float | None = None) -> Figure:
     """Masked frequency modeling's corruption of one image: the image, low-pass and high-pass filtered.
 
@@ -161,9 +155,9 @@ def plot_frequency_corruption(image: torch.Tensor, radius: float | None = None) 
         columns[name.replace("_", "-")] = frequency_corrupt(x, name, radius)  # (corrupted [C, H, W], removed)
     fig = new_figure(10.5, 6.6)
     axes = fig.subplots(2, 3)
-    top = max(float(_spectrum_picture(x).max()), 1e-6)
+    top = max(float(log_spectrum(x).max()), 1e-6)
     for col, (title, (picture, removed)) in enumerate(columns.items()):
-        spectrum = _spectrum_picture(picture)  # before any stretching, which would bring DC back
+        spectrum = log_spectrum(picture)  # before any stretching, which would bring DC back
         if removed is not None:  # a filtered image leaves [0, 1] (a high-pass one is centred on 0): stretch it
             picture = (picture - picture.min()) / max(float(picture.max() - picture.min()), 1e-6)
         rgb = to_hwc(picture.clamp(0, 1))
