@@ -16,7 +16,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
+from ..learned_masks import ranking_loss, sampling_loss
+from .core import CheckResult, _as_tensor, _call, _call_for_loss, _fail, _ok, _shape
 
 __all__ = ["check_hpm_mask", "check_ranking_loss", "check_sampling_loss"]
 
@@ -112,19 +113,10 @@ def check_hpm_mask(fn: Callable) -> CheckResult:
 
 
 # --------------------------------------------------------------------------- HPM ranking loss
-def _reference_ranking(predicted: torch.Tensor, actual: torch.Tensor, strict: bool = True) -> torch.Tensor:
+def _ranking_with_ties(predicted: torch.Tensor, actual: torch.Tensor) -> torch.Tensor:
+    """The usual mistake: ``>=`` instead of ``>`` (ties, and each patch with itself, counted)."""
     gap = predicted.unsqueeze(1) - predicted.unsqueeze(2)  # [B, M, M]: pred_j - pred_i
-    harder = actual.unsqueeze(1) > actual.unsqueeze(2) if strict else actual.unsqueeze(1) >= actual.unsqueeze(2)
-    return F.softplus(-gap[harder]).mean()
-
-
-def _scalar(name: str, value) -> tuple[torch.Tensor | None, CheckResult | None]:
-    tensor, failure = _as_tensor(name, value, "the loss")
-    if failure is not None:
-        return None, failure
-    if tensor.numel() != 1:
-        return None, _fail(name, f"return one number (a scalar tensor), got shape {_shape(tensor)}: take the mean.")
-    return tensor.reshape(()), None
+    return F.softplus(-gap[actual.unsqueeze(1) >= actual.unsqueeze(2)]).mean()
 
 
 def check_ranking_loss(fn: Callable) -> CheckResult:
@@ -139,23 +131,20 @@ def check_ranking_loss(fn: Callable) -> CheckResult:
     actual = torch.rand(3, 6, generator=gen)
     actual[:, 5] = actual[:, 1]  # one tied pair in every image
     leaf = predicted.clone().requires_grad_(True)
-    result, failure = _call(name, fn, leaf, actual.clone())
+    value, failure = _call_for_loss(name, fn, leaf, actual.clone())
     if failure is not None:
         return failure
-    value, failure = _scalar(name, result)
-    if failure is not None:
-        return failure
-    expected = _reference_ranking(predicted, actual)
+    expected = ranking_loss(predicted, actual)
     got = float(value.detach())
     pairs = int((actual.unsqueeze(1) > actual.unsqueeze(2)).sum())
     variants = {
         "the sign is flipped: the loss must be SMALL when the harder patch gets the higher prediction, "
-        "i.e. -log sigmoid(pred_harder - pred_easier)": _reference_ranking(-predicted, actual),
+        "i.e. -log sigmoid(pred_harder - pred_easier)": ranking_loss(-predicted, actual),
         "you count pairs with equal true losses (and each patch with itself): HPM leaves ties out, "
-        "use a strict > comparison": _reference_ranking(predicted, actual, strict=False),
+        "use a strict > comparison": _ranking_with_ties(predicted, actual),
         f"you summed over the {pairs} pairs: take the mean": expected * pairs,
         "you compared patches of different images: pairs must come from the same image (work on [B, M, M])":
-            _reference_ranking(predicted.reshape(1, -1), actual.reshape(1, -1)),
+            ranking_loss(predicted.reshape(1, -1), actual.reshape(1, -1)),
     }
     if not math.isclose(got, float(expected), rel_tol=1e-3, abs_tol=1e-4):
         for message, variant in variants.items():
@@ -167,10 +156,7 @@ def check_ranking_loss(fn: Callable) -> CheckResult:
     if not value.requires_grad:
         return _fail(name, "the value is right but it has no gradient: keep it a torch computation on `predicted` "
                            "(no .item(), numpy or torch.no_grad()), or the predictor cannot learn.")
-    flat, failure = _call(name, fn, torch.zeros(2, 5), torch.rand(2, 5, generator=gen))
-    if failure is not None:
-        return failure
-    flat, failure = _scalar(name, flat)
+    flat, failure = _call_for_loss(name, fn, torch.zeros(2, 5), torch.rand(2, 5, generator=gen))
     if failure is not None:
         return failure
     if not math.isclose(float(flat.detach()), math.log(2), abs_tol=1e-3):
@@ -180,11 +166,6 @@ def check_ranking_loss(fn: Callable) -> CheckResult:
 
 
 # --------------------------------------------------------------------------- AdaMAE sampling loss
-def _reference_sampling(probs: torch.Tensor, hidden: torch.Tensor, patch_loss: torch.Tensor) -> torch.Tensor:
-    weights = hidden.float()
-    return (-(probs.log() * patch_loss * weights).sum(1) / weights.sum(1)).mean()
-
-
 def check_sampling_loss(fn: Callable) -> CheckResult:
     """Exercise: ``fn(probs [B, N], hidden [B, N], patch_loss [B, N]) -> scalar``, AdaMAE's REINFORCE loss.
 
@@ -200,19 +181,16 @@ def check_sampling_loss(fn: Callable) -> CheckResult:
     patch_loss = torch.rand(batch, num_patches, generator=gen) + 0.1
     probs_leaf = probs.clone().requires_grad_(True)
     loss_leaf = patch_loss.clone().requires_grad_(True)
-    result, failure = _call(name, fn, probs_leaf, hidden.clone(), loss_leaf)
+    value, failure = _call_for_loss(name, fn, probs_leaf, hidden.clone(), loss_leaf)
     if failure is not None:
         return failure
-    value, failure = _scalar(name, result)
-    if failure is not None:
-        return failure
-    expected = _reference_sampling(probs, hidden, patch_loss)
+    expected = sampling_loss(probs, hidden, patch_loss)
     got = float(value.detach())
     variants = {
         "the sign is flipped: gradient descent on your loss would make the badly reconstructed hidden patches "
         "LESS likely to be shown; the loss is MINUS log p times the reward": -expected,
         "you used the visible patches: the reward is the reconstruction loss of the HIDDEN ones":
-            _reference_sampling(probs, ~hidden, patch_loss),
+            sampling_loss(probs, ~hidden, patch_loss),
         "you used p instead of log p: the policy gradient needs the log-probability":
             (-(probs * patch_loss * hidden.float()).sum(1) / num_hidden).mean(),
         f"you averaged over all {num_patches} patches: average over the {num_hidden} hidden ones":

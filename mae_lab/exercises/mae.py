@@ -21,27 +21,22 @@ import torch
 
 from ..masking import make_mask
 from ..models import MaskedAutoencoder, get_preset
-from ..models.vit import run_blocks
+from ..models.vit import keep_tokens, run_blocks
 from ..patches import patchify
-from ..targets import NORM_PIX_EPS
+from ..targets import NORM_PIX_EPS, normalized_pixel_targets
 from .core import CheckResult, _as_tensor, _call, _call_for_loss, _fail, _ok, _shape
 
 __all__ = ["check_decoder_input", "check_mean_baseline", "check_norm_pix_loss"]
 
 
 # ---------------------------------------------------------------------- the decoder's input
-def _gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``tokens [B, N, D]`` reordered per sample by ``index [B, N]`` along the token axis."""
-    return torch.gather(tokens, 1, index.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-
-
 def reference_decoder_input(latent: torch.Tensor, ids_restore: torch.Tensor, mask_token: torch.Tensor,
                             pos_embed: torch.Tensor) -> torch.Tensor:
     """What :class:`~mae_lab.models.mae.MAEDecoder` feeds its blocks: ``[B, 1 + N, D]``."""
     cls, visible = latent[:, :1], latent[:, 1:]  # [B, 1, D], [B, N_vis, D]
     num_hidden = ids_restore.shape[1] - visible.shape[1]
     mask_tokens = mask_token.expand(latent.shape[0], num_hidden, -1)  # [B, N_hid, D]
-    tokens = _gather_tokens(torch.cat([visible, mask_tokens], dim=1), ids_restore)  # [B, N, D] in patch order
+    tokens = keep_tokens(torch.cat([visible, mask_tokens], dim=1), ids_restore)  # [B, N, D] in patch order
     return torch.cat([cls, tokens], dim=1) + pos_embed  # [B, 1 + N, D]
 
 
@@ -52,7 +47,7 @@ def _decoder_input_mistakes(latent, ids_restore, mask_token, pos_embed) -> list[
     num_hidden = ids_restore.shape[1] - visible.shape[1]
     masks = mask_token.expand(batch, num_hidden, -1)
     appended = torch.cat([visible, masks], dim=1)  # [B, N, D], visible first
-    restored = _gather_tokens(appended, ids_restore)
+    restored = keep_tokens(appended, ids_restore)
     positions = pos_embed[:, 1:]  # [1, N, D]: the patches' rows
     wrong_dim = torch.gather(appended, 2, ids_restore.unsqueeze(-1).expand(-1, -1, dim))
     with_cls = torch.cat([latent, mask_token.expand(batch, num_hidden - 1, -1)], dim=1)  # class token in the shuffle
@@ -60,13 +55,13 @@ def _decoder_input_mistakes(latent, ids_restore, mask_token, pos_embed) -> list[
         (wrong_dim + positions,
          "you gathered along the wrong dimension: ids_restore reorders *tokens*, so gather along dim 1 with "
          "the index expanded over the channels, ids_restore.unsqueeze(-1).expand(-1, -1, D)"),
-        (_gather_tokens(appended, torch.argsort(ids_restore, dim=1)) + positions,
+        (keep_tokens(appended, torch.argsort(ids_restore, dim=1)) + positions,
          "you shuffled again instead of un-shuffling: argsort(ids_restore) is ids_shuffle; gather with "
          "ids_restore itself (it was made as argsort(ids_shuffle) to undo the shuffle)"),
-        (_gather_tokens(torch.cat([masks, visible], 1), ids_restore) + positions,
+        (keep_tokens(torch.cat([masks, visible], 1), ids_restore) + positions,
          "the mask tokens go *after* the visible tokens: ids_restore was built for the order "
          "[visible patches in ids_keep order, then the hidden ones]"),
-        (_gather_tokens(appended + positions, ids_restore),
+        (keep_tokens(appended + positions, ids_restore),
          "you added the positions before un-shuffling, so each position landed on the wrong token: "
          "un-shuffle first, then add pos_embed to the tokens in patch order"),
         (restored,
@@ -75,10 +70,10 @@ def _decoder_input_mistakes(latent, ids_restore, mask_token, pos_embed) -> list[
         (restored + pos_embed[:, :-1],
          "off by one in the positions: row 0 of pos_embed belongs to the class token, the patches take rows "
          "1 .. N (simplest: add pos_embed to the whole [B, 1 + N, D] sequence)"),
-        (_gather_tokens(with_cls, ids_restore) + positions,
+        (keep_tokens(with_cls, ids_restore) + positions,
          "the class token went into the shuffle: split latent into latent[:, :1] (the class token) and "
          "latent[:, 1:] (the visible patches) before appending the mask tokens"),
-        (_gather_tokens(appended, ids_restore[:1].expand_as(ids_restore)) + positions,
+        (keep_tokens(appended, ids_restore[:1].expand_as(ids_restore)) + positions,
          "every image used the first image's ids_restore: each sample has its own mask, so gather with the "
          "whole [B, N] index"),
     ]
@@ -168,10 +163,7 @@ def check_decoder_input(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, 
 def reference_norm_pix_loss(images: torch.Tensor, pred: torch.Tensor, hidden: torch.Tensor,
                             patch_size: int) -> torch.Tensor:
     """MAE's loss with ``norm_pix_loss``: per-patch normalised target, MSE averaged over hidden patches."""
-    target = patchify(images, patch_size)  # [B, N, p*p*C]
-    mean = target.mean(dim=-1, keepdim=True)
-    var = target.var(dim=-1, keepdim=True)  # unbiased, as MAE's code
-    target = (target - mean) / (var + NORM_PIX_EPS) ** 0.5
+    target = normalized_pixel_targets(images, patch_size)  # [B, N, p*p*C], unbiased variance as MAE's code
     per_patch = ((pred - target) ** 2).mean(dim=-1)  # [B, N]
     weights = hidden.float()
     return (per_patch * weights).sum() / weights.sum()

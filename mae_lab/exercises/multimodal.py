@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from ..multimodal import joint_sequence, modality_losses
 from .core import CheckResult, _as_tensor, _call, _fail, _ok, _shape
 
 __all__ = ["check_joint_sequence", "check_modality_losses", "check_split_budget"]
@@ -137,11 +138,6 @@ def _judge_split(
 
 
 # --------------------------------------------------------------------------- 2. the joint sequence
-def _reference_joint_sequence(tokens: list, pos: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
-    """The answer (as ``mae_lab.multimodal.joint_sequence``): ``M x [B, N, D]`` -> ``[B, M*N, D]``."""
-    return torch.cat([t + pos + modality[m] for m, t in enumerate(tokens)], dim=1)
-
-
 def check_joint_sequence(fn: Callable[[list, torch.Tensor, torch.Tensor], Any]) -> CheckResult:
     """Exercise: ``fn(tokens: M x [B, N, D], pos_embed [N, D], modality_embed [M, D]) -> [B, M*N, D]``.
 
@@ -154,7 +150,7 @@ def check_joint_sequence(fn: Callable[[list, torch.Tensor, torch.Tensor], Any]) 
     tokens = [torch.randn(batch, n, dim, generator=gen) for _ in range(m_count)]
     pos = torch.randn(n, dim, generator=gen)
     modality = torch.randn(m_count, dim, generator=gen)
-    expected = _reference_joint_sequence(tokens, pos, modality)  # [2, 15, 8]
+    expected = joint_sequence(tokens, pos, modality)  # [2, 15, 8]
     result, failure = _call(name, fn, [t.clone() for t in tokens], pos.clone(), modality.clone())
     if failure is not None:
         return failure
@@ -239,7 +235,7 @@ def check_modality_losses(fn: Callable[[dict, dict, dict], Any]) -> CheckResult:
     hidden["depth"][1, [1, 4]] = True  # only 2 hidden depth patches, both in sample 1
     # edges: everything visible, so nothing to score
     per_patch = {k: ((preds[k] - targets[k]) ** 2).mean(-1) for k in shapes}  # [B, N]
-    expected = {k: float((per_patch[k] * hidden[k]).sum() / max(int(hidden[k].sum()), 1)) for k in shapes}
+    expected = {k: float(v) for k, v in modality_losses(preds, targets, hidden).items()}  # the package's own
     result, failure = _call(
         name,
         fn,
