@@ -409,11 +409,16 @@ def learning_rate(progress: float, peak: float, minimum: float, warmup_fraction:
     return warmup_cosine(progress, peak, minimum, warmup_fraction)
 
 
-def _ratio_schedule(config: PretrainConfig) -> Callable[[float], float]:
-    """``progress -> mask ratio``: constant ``mask_ratio`` or :func:`mae_lab.schedules.make_schedule`."""
-    if config.ratio_schedule is None:
-        return lambda progress: config.mask_ratio
-    return make_schedule(**config.ratio_schedule)
+def _mask_ratio(config: PretrainConfig) -> Callable[[float, torch.Generator], float]:
+    """``(progress, the step's mask generator) -> mask ratio``: the constant ``mask_ratio``, a
+    :func:`mae_lab.schedules.make_schedule` of progress, or a draw from ``ratio_range`` for every step."""
+    if config.ratio_range is not None:
+        low, high = config.ratio_range
+        return lambda progress, draws: low + (high - low) * float(torch.rand(1, generator=draws))
+    if config.ratio_schedule is not None:
+        schedule = make_schedule(**config.ratio_schedule)
+        return lambda progress, draws: float(schedule(progress))
+    return lambda progress, draws: config.mask_ratio
 
 
 def _preview_images(config: PretrainConfig, image_size: int, channels: int) -> torch.Tensor | None:
@@ -519,7 +524,7 @@ def _train(config: PretrainConfig, callbacks: list, resume: bool, ddp: Distribut
     forward = wrap_model(model, ddp, device, compile=config.compile)
     peak_lr = config.lr if config.lr is not None else config.base_lr * config.batch_size * ddp.world_size / 256
     warmup = min(config.warmup_epochs / config.epochs, 1.0)
-    ratio_at = _ratio_schedule(config)
+    ratio_at = _mask_ratio(config)
     use_amp = (config.amp and device.type == "cuda") or (config.cpu_bf16 and device.type == "cpu")  # bf16: no loss scaling
     sync_every = 1 if any(hasattr(c, "on_step_end") for c in callbacks) else config.log_every
     must_agree = ddp.enabled and (config.max_seconds is not None or bool(callbacks))
@@ -537,14 +542,11 @@ def _train(config: PretrainConfig, callbacks: list, resume: bool, ddp: Distribut
                 for images, _ in loader.batches(epoch, first_batch):
                     # schedules: the lr and the mask ratio follow the run's progress (steps, or the clock)
                     state.lr = warmup_cosine(state.progress_at(state.step + 1), peak_lr, config.min_lr, warmup)
-                    state.mask_ratio = float(ratio_at(state.progress_at(state.step, state.total_steps - 1)))
                     for group in optimizer.param_groups:
                         group["lr"] = state.lr
                     # one step: a seeded mask, forward (bf16 on a GPU), loss on hidden patches, backward, AdamW
                     draws = generator(config.seed, state.step, ddp.rank, Stream.MASK)
-                    if config.ratio_range is not None:  # a variable ratio: this step's own, from the range
-                        low, high = config.ratio_range
-                        state.mask_ratio = low + (high - low) * float(torch.rand(1, generator=draws))
+                    state.mask_ratio = ratio_at(state.progress_at(state.step, state.total_steps - 1), draws)
                     mask = model.make_mask(len(images), config.masker, ratio=state.mask_ratio, generator=draws,
                                            **config.masker_options).to(device)
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
