@@ -175,14 +175,20 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def export(results: Path, target: Path, command: str) -> None:
-    """One compact JSON per sweep: every row's recipe changes and probe accuracies, with the baselines."""
+def read_results(results: Path) -> tuple[list[dict], dict | None]:
+    """A results file's rows (one JSON per line) and the raw-pixel baseline cached next to it (or None)."""
     rows = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
     pixels_file = results.with_name("pixel_baseline.json")
+    return rows, json.loads(pixels_file.read_text()) if pixels_file.is_file() else None
+
+
+def export(results: Path, target: Path, command: str) -> None:
+    """One compact JSON per sweep: every row's recipe changes and probe accuracies, with the baselines."""
+    rows, pixels = read_results(results)
     payload = {
         "made_by": command,
         "probe": "full Fashion-MNIST split (60,000 train / 10,000 test), mean-pooled features",
-        "raw_pixels": json.loads(pixels_file.read_text()) if pixels_file.is_file() else None,
+        "raw_pixels": pixels,
         "rows": [{"label": r["label"], "masker": r["recipe"].get("masker", "random"),
                   "mask_ratio": r["recipe"].get("mask_ratio"), "budget_s": r["budget_s"],
                   "clock": r.get("clock", "wall"), "steps": r["steps"],
@@ -215,9 +221,7 @@ def main(argv=None) -> int:
                         help="write a results file as the compact JSON a lab draws (e.g. data/ablation_grid.json)")
     args = parser.parse_args(argv)
     if args.table:
-        rows = [json.loads(line) for line in Path(args.table).read_text().splitlines() if line.strip()]
-        cache = Path(args.table).with_name("pixel_baseline.json")
-        print(table(rows, json.loads(cache.read_text()) if cache.is_file() else None))
+        print(table(*read_results(Path(args.table))))
         return 0
     if args.export:
         export(Path(args.export[0]), Path(args.export[1]), " ".join(sys.argv))

@@ -161,6 +161,11 @@ class Child:
             time.sleep(0.01)
 
 
+def steps_per_epoch(config) -> int:
+    """Steps in one epoch of a run (the last, incomplete batch is dropped)."""
+    return config.limit // config.batch_size
+
+
 def kill_config(out_dir: Path, epochs: int):
     from mae_lab.train import PretrainConfig
 
@@ -242,7 +247,7 @@ def kill_trials(kills: int, chains: int, epochs: int, seed: int, workdir: Path, 
             during_write = (row.trials % 2) == 1  # every other kill waits for a checkpoint write
             resume = (run / "train_state.pt").exists()
             child = Child(workdir / f"config{chain}.json", 0.3 if during_write else 0.0, resume)
-            remaining = config.epochs * 8 - (last_step or 0)  # steps left to train (256 images, batches of 32)
+            remaining = config.epochs * steps_per_epoch(config) - (last_step or 0)  # steps left to train
             moment = _wait_and_kill(child, run, LOCK_FILE, during_write, rng, horizon=0.9 * STEP_PAUSE * remaining)
             row.trials += 1
             row.faults += moment != "finished"
@@ -261,7 +266,7 @@ def kill_trials(kills: int, chains: int, epochs: int, seed: int, workdir: Path, 
         result = pretrain(config, callbacks=[counter], resume=(run / "train_state.pt").exists())
         weights = result.model.state_dict()
         finite = all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
-        total = config.epochs * 8  # 256 images, batches of 32
+        total = config.epochs * steps_per_epoch(config)
         expected_first = (last_step or 0) + 1 if (last_step or 0) < total else None  # None: it had finished
         continued = counter.first_step == expected_first and result.steps == total
         if finite and continued and same_weights(weights, reference) and not list(run.glob(".*.tmp")):
@@ -334,7 +339,8 @@ def disk_full_trials(trials: int, seed: int, workdir: Path, log=print) -> Row:
         which = rng.choice(["train_state.pt", "checkpoint.safetensors"])
         torch.save = full_disk_at(real_torch_save, fail_at if which == "train_state.pt" else 0)
         checkpoints.save_file = full_disk_at(real_save_file, fail_at if which == "checkpoint.safetensors" else 0)
-        message, expected_step = "", (fail_at - 1) * 8 if which == "train_state.pt" else fail_at * 8
+        saved_epochs = fail_at - 1 if which == "train_state.pt" else fail_at
+        message, expected_step = "", saved_epochs * steps_per_epoch(config)
         try:
             pretrain(config)
             row.failures.append(f"trial {trial}: no error although the disk was full")
